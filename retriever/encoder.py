@@ -64,7 +64,8 @@ class SentenceTransformerEncoder:
 
     @property
     def dim(self) -> int:
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        dim = get_dim() if get_dim else self._model.get_sentence_embedding_dimension()
         if dim is None:
             raise EncoderError(f"model {self._name} does not report its dimension")
         return int(dim)
@@ -123,6 +124,7 @@ def set_offline_flags() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def resolve_model_folder(model: str, models_dir: Path) -> tuple[str, Path]:
@@ -160,6 +162,9 @@ def load_encoder(model: str, models_dir: Path, batch_size: int = 32) -> Sentence
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:  # pragma: no cover - a broken install
         raise EncoderError("sentence-transformers is missing: pip install laoshifu") from exc
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
     try:
         st_model: Any = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except (OSError, ValueError) as exc:

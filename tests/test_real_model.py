@@ -1,0 +1,72 @@
+"""End to end with the real default model: the sample corpus answers real questions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from retriever.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
+from service.app import create_app
+from service.settings import Settings
+
+pytestmark = pytest.mark.real_model
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def encoder(model_cache: Path) -> SentenceTransformerEncoder:
+    return load_encoder(DEFAULT_MODEL, model_cache)
+
+
+@pytest.fixture(scope="module")
+def client(
+    tmp_path_factory: pytest.TempPathFactory, model_cache: Path, encoder: SentenceTransformerEncoder
+) -> TestClient:
+    settings = Settings(home=tmp_path_factory.mktemp("home"), models_dir=model_cache)
+    app = create_app(settings, encoder_factory=lambda _: encoder)
+    summary = app.state.runtime.ingest([REPO / "corpus"], prune=False, progress=None)
+    assert (summary.added, summary.failed) == (4, 0)
+    return TestClient(app)
+
+
+def top_sources(client: TestClient, question: str, k: int = 3) -> list[str]:
+    response = client.post("/v1/query", json={"question": question, "k": k})
+    assert response.status_code == 200, response.text
+    return [p["citation"]["source"] for p in response.json()["passages"]]
+
+
+def test_model_identity(encoder: SentenceTransformerEncoder) -> None:
+    assert (encoder.name, encoder.dim) == (DEFAULT_MODEL, 384)
+    assert 500 <= encoder.max_tokens < 512
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("射出成型毛邊怎麼調?", "flash"),  # the SOP and the master's interview both answer
+        ("lockout steps before clearing a jam?", "SOP-MT-001"),
+        ("電動起子扭力要多少?", "SOP-QC-021"),
+        ("王師傅說新人遇到毛邊最常犯什麼錯?", "interview-wang"),
+    ],
+)
+def test_questions_find_their_document_first(
+    client: TestClient, question: str, expected: str
+) -> None:
+    assert expected in top_sources(client, question, k=1)[0]
+
+
+def test_an_english_question_finds_the_chinese_sop(client: TestClient) -> None:
+    sources = top_sources(client, "how to remove flash on molded parts")
+    assert any("SOP-IM-012" in s for s in sources)
+
+
+def test_the_default_factory_builds_and_loads_the_model(tmp_path: Path, model_cache: Path) -> None:
+    app = create_app(Settings(home=tmp_path, models_dir=model_cache))
+    encoder = app.state.runtime.encoder
+    assert encoder.name == DEFAULT_MODEL
+    vectors = encoder.encode_queries(["鎖模力"])
+    assert vectors.shape == (1, 384)
+    assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
