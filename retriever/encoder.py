@@ -95,15 +95,17 @@ class SentenceTransformerEncoder:
     def encode_passages(
         self, texts: Sequence[str], progress: ProgressFn | None = None
     ) -> np.ndarray:
-        batches = []
-        for start in range(0, len(texts), self._batch_size):
-            batch = [self._passage_prefix + t for t in texts[start : start + self._batch_size]]
-            batches.append(self._encode(batch))
-            if progress is not None:
-                progress(len(batch))
-        if not batches:
+        if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack(batches)
+        # batches of similar length pad less; encode() sorts only within one call
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self._batch_size):
+            rows = order[start : start + self._batch_size]
+            vectors[rows] = self._encode([self._passage_prefix + texts[i] for i in rows])
+            if progress is not None:
+                progress(len(rows))
+        return vectors
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self._query_prefix + t for t in texts])

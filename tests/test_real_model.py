@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -70,3 +71,12 @@ def test_the_default_factory_builds_and_loads_the_model(tmp_path: Path, model_ca
     vectors = encoder.encode_queries(["鎖模力"])
     assert vectors.shape == (1, 384)
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
+
+
+def test_passage_vectors_keep_input_order(encoder: SentenceTransformerEncoder) -> None:
+    small_batches = SentenceTransformerEncoder(encoder.model, encoder.name, batch_size=2)
+    long_text = "鎖模力不得超過額定值的 90%。" * 6
+    texts = [long_text, "stop", "Verify the machine does not move.", "停機"]
+    together = small_batches.encode_passages(texts)
+    one_by_one = np.vstack([encoder.encode_passages([t]) for t in texts])
+    assert np.allclose(together, one_by_one, atol=1e-4)
