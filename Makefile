@@ -26,5 +26,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy ingest retriever service tests bench
 
+# the retrieval gate: just under the scores measured on corpus/eval, so a regression fails CI
+GATE := --fail-under nDCG@10=0.72 --fail-under Success@5=0.77
+
 test: lint
 	$(BIN)/python -m pytest
+	$(BIN)/shifu eval corpus/eval --mode dense --mode bm25 --mode hybrid $(GATE)

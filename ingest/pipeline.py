@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,12 +72,7 @@ def ingest(
     progress: Progress | None = None,
 ) -> IngestSummary:
     began = time.perf_counter()
-    config = config or ChunkingConfig()
-    if config.max_tokens > encoder.max_tokens:
-        raise ValueError(
-            f"chunk size {config.max_tokens} exceeds what {encoder.name} reads "
-            f"({encoder.max_tokens} tokens)"
-        )
+    config = _checked(config, encoder)
     summary = IngestSummary()
     files, missing = discover(paths)
     for error in missing:
@@ -90,6 +86,39 @@ def ingest(
             summary.generation = writer.commit().generation
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def index_documents(
+    documents: Iterable[Document],
+    store: FaissStore,
+    encoder: Encoder,
+    config: ChunkingConfig | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Index documents that do not come from files (evaluation corpora), in one generation."""
+    began = time.perf_counter()
+    config = _checked(config, encoder)
+    summary = IngestSummary()
+    with store.writer(encoder.name, encoder.dim) as writer:
+        pending = [
+            _Pending(doc, chunk_document(doc, encoder.count_tokens, config),
+                     is_update=writer.doc_id_taken(doc.doc_id))
+            for doc in documents
+        ]  # fmt: skip
+        _write(pending, writer, encoder, progress or _NoProgress(), summary)
+        summary.generation = writer.commit().generation
+    summary.seconds = time.perf_counter() - began
+    return summary
+
+
+def _checked(config: ChunkingConfig | None, encoder: Encoder) -> ChunkingConfig:
+    config = config or ChunkingConfig()
+    if config.max_tokens > encoder.max_tokens:
+        raise ValueError(
+            f"chunk size {config.max_tokens} exceeds what {encoder.name} reads "
+            f"({encoder.max_tokens} tokens)"
+        )
+    return config
 
 
 def _load_changed(

@@ -167,6 +167,8 @@ def load_encoder(model: str, models_dir: Path, batch_size: int = 32) -> Sentence
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
+    # counting tokens of a long line to split it warns that it exceeds the model's length
+    hf_logging.set_verbosity_error()
     try:
         st_model: Any = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except (OSError, ValueError) as exc:

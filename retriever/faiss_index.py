@@ -63,15 +63,21 @@ class VectorIndex:
         self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         """Top-k (chunk id, score); `allowed_ids` restricts the search before ranking."""
-        if self.count == 0 or k <= 0:
-            return []
+        return self.search_many(query.reshape(1, -1), k, allowed_ids)[0]
+
+    def search_many(
+        self, queries: np.ndarray, k: int, allowed_ids: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]:
+        if self.count == 0 or k <= 0 or (allowed_ids is not None and len(allowed_ids) == 0):
+            return [[] for _ in range(len(queries))]
         faiss = _faiss()
         params = None
         if allowed_ids is not None:
-            if len(allowed_ids) == 0:
-                return []
             selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
             params = faiss.SearchParameters(sel=selector)
-        matrix = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        matrix = np.ascontiguousarray(queries, dtype=np.float32)
         scores, ids = self._index.search(matrix, min(k, self.count), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return [
+            [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores, strict=True)
+        ]

@@ -126,6 +126,12 @@ class MetadataDB:
             rows = self._conn.execute(sql, ids).fetchall()
         return {row[0]: _chunk_row(row) for row in rows}
 
+    def all_chunks(self) -> list[tuple[int, str, str]]:
+        """(chunk id, doc id, text) of every chunk, for building whole-index structures."""
+        with self._lock:
+            rows = self._conn.execute("SELECT chunk_id, doc_id, text FROM chunks ORDER BY chunk_id")
+            return [(int(cid), str(doc), str(text)) for cid, doc, text in rows.fetchall()]
+
     def count_chunks(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])

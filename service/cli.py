@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from ingest.chunking import ChunkingConfig
 from retriever.encoder import EncoderError
+from retriever.metrics import metric_names
 from retriever.store import StoreError
 from service.runtime import Runtime
 from service.settings import Settings
@@ -43,12 +45,15 @@ def make_runtime(settings: Settings) -> Runtime:
     return Runtime(settings)
 
 
+_BAR_COLUMNS = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+
+
 class _Bar:
     """Adapts a rich progress bar (on stderr) to the pipeline's Progress protocol."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, label: str = "embedding") -> None:
         self._progress = progress
-        self._task = progress.add_task("embedding", total=0)
+        self._task = progress.add_task(label, total=0)
 
     def start(self, total: int) -> None:
         self._progress.update(self._task, total=total)
@@ -68,8 +73,7 @@ def ingest_cmd(
 ) -> None:
     """Load, chunk and embed documents into the index; unchanged files are skipped."""
     runtime = make_runtime(make_settings(home))
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with _fail_cleanly(), Progress(*columns, console=err, transient=True) as progress:
+    with _fail_cleanly(), Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
         summary = runtime.ingest(paths, prune=prune, progress=_Bar(progress))
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
@@ -112,6 +116,46 @@ def query_cmd(
     for rank, passage in enumerate(passages, start=1):
         typer.echo(f"{rank}. [{passage.score:.3f}] {passage.citation.label}")
         typer.echo("   " + " ".join(passage.text.split())[:400])
+
+
+@app.command("eval")
+def eval_cmd(
+    dataset: Annotated[Path, typer.Argument(help="folder in BEIR layout")],
+    mode: Annotated[
+        list[str] | None, typer.Option("--mode", help="dense, bm25, hybrid (repeatable)")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="cut-off of nDCG/R/RR")] = 10,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    report: Annotated[Path | None, typer.Option("--report", help="write a report here")] = None,
+    fail_under: Annotated[
+        list[str] | None, typer.Option("--fail-under", help="METRIC=VALUE; exit 1 below it")
+    ] = None,
+) -> None:
+    """Measure retrieval on a BEIR-layout set; several --mode values give one comparison."""
+    from service.eval_report import failures, markdown_table, parse_thresholds, write_report
+    from service.evaluation import evaluate
+
+    settings = make_settings(home)
+    runtime = make_runtime(settings)
+    config = ChunkingConfig(settings.chunk_tokens, settings.chunk_overlap)
+    with _fail_cleanly():
+        thresholds = parse_thresholds(fail_under or [], metric_names(k))
+        with Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
+            result = evaluate(
+                dataset, mode or ["dense"], runtime.encoder, settings.home / "eval-cache",
+                config, k, progress=lambda label: _Bar(progress, label),
+            )  # fmt: skip
+    typer.echo(
+        json.dumps(result.to_dict(), ensure_ascii=False) if as_json else markdown_table(result)
+    )
+    if report is not None:
+        for path in write_report(result, report):
+            err.print(f"wrote {path}", highlight=False)
+    below = failures(result, thresholds)
+    for line in below:
+        err.print(f"[red]below threshold[/red] {result.dataset} {line}", highlight=False)
+    raise typer.Exit(1 if below else 0)
 
 
 @app.command("serve")

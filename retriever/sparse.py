@@ -1,0 +1,67 @@
+"""BM25 over chunk texts (bm25s, imported lazily); rows map to chunk ids explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from retriever.text import sparse_tokens
+
+# Lucene-style BM25 with the parameters BEIR baselines use (Pyserini's k1=0.9, b=0.4)
+BM25_K1 = 0.9
+BM25_B = 0.4
+
+
+def _bm25s() -> Any:
+    try:
+        import bm25s
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise RuntimeError("bm25s is missing: pip install bm25s") from exc
+    return bm25s
+
+
+class SparseIndex:
+    def __init__(self, bm25: Any, chunk_ids: list[int]) -> None:
+        self._bm25 = bm25
+        self._chunk_ids = chunk_ids
+        self._row_of = {cid: row for row, cid in enumerate(chunk_ids)}
+
+    @classmethod
+    def build(cls, chunk_ids: Sequence[int], texts: Sequence[str]) -> SparseIndex:
+        bm25 = _bm25s().BM25(k1=BM25_K1, b=BM25_B)
+        # an empty token list would make bm25s drop the row and shift every later id
+        bm25.index([sparse_tokens(t) or ["\u2205"] for t in texts], show_progress=False)
+        return cls(bm25, list(chunk_ids))
+
+    def search_many(
+        self, queries: Sequence[str], k: int, allowed_ids: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]:
+        if not self._chunk_ids or k <= 0:
+            return [[] for _ in queries]
+        mask = self._mask(allowed_ids)
+        tokens = [sparse_tokens(q) or ["\u2205"] for q in queries]
+        rows, scores = self._bm25.retrieve(
+            tokens, k=min(k, len(self._chunk_ids)), show_progress=False, weight_mask=mask,
+            n_threads=1,
+        )  # fmt: skip
+        return [
+            [(self._chunk_ids[int(r)], float(s)) for r, s in zip(row, score, strict=True) if s > 0]
+            for row, score in zip(rows, scores, strict=True)
+        ]
+
+    def search(
+        self, query: str, k: int, allowed_ids: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        return self.search_many([query], k, allowed_ids)[0]
+
+    def _mask(self, allowed_ids: Sequence[int] | None) -> np.ndarray | None:
+        if allowed_ids is None:
+            return None
+        mask = np.zeros(len(self._chunk_ids), dtype=np.float32)
+        for cid in allowed_ids:
+            row = self._row_of.get(cid)
+            if row is not None:
+                mask[row] = 1.0
+        return mask

@@ -1,0 +1,78 @@
+"""Text analysis shared by sparse retrieval and evaluation: script folding, tokens, language.
+
+zh-Hans is folded to one form with OpenCC so a question typed in Simplified matches Traditional
+SOPs; folding goes Traditional -> Simplified because that direction is many-to-one.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+# part numbers, error codes and sizes (E-203, M6x1.0, SUS304, 0.8N·m) stay whole
+_CODE = r"[a-z0-9]+(?:(?:[-./_·]|(?<=\d)x(?=\d))[a-z0-9]+)+"
+_TOKEN = re.compile(rf"{_CODE}|[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CODE_PARTS = re.compile(r"[-./_·]")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+
+LANGUAGES = ("zh-Hant", "zh-Hans", "zh", "en", "mixed", "other")
+
+
+@functools.cache
+def _converter(config: str) -> Any:
+    try:
+        import opencc
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise RuntimeError("OpenCC is missing: pip install opencc") from exc
+    return opencc.OpenCC(config)
+
+
+@functools.cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def fold_chinese(text: str) -> str:
+    return str(_converter("t2s").convert(text))
+
+
+def sparse_tokens(text: str) -> list[str]:
+    """Lower-cased English stems without stopwords, codes whole and in parts, CJK 1- and 2-grams."""
+    tokens: list[str] = []
+    stopwords = _stopwords()
+    for match in _TOKEN.findall(fold_chinese(text.lower())):
+        if _CJK.match(match):
+            tokens.extend(match)
+            tokens.extend(match[i : i + 2] for i in range(len(match) - 1))
+        elif match not in stopwords:
+            tokens.append(match)
+            if not match.isalnum():  # a code: its parts too, so "IL-6" also matches "IL6 / 6"
+                tokens.extend(p for p in _CODE_PARTS.split(match) if len(p) > 1)
+    stemmer = _stemmer()
+    return [t if _CJK.match(t) or not t.isalpha() else stemmer.stemWord(t) for t in tokens]
+
+
+def detect_language(text: str) -> str:
+    """zh-Hant, zh-Hans, zh (script undetermined), en, mixed (zh with English words), other."""
+    has_cjk = bool(_CJK.search(text))
+    has_latin_words = bool(_LATIN_WORD.search(text))
+    if not has_cjk:
+        return "en" if has_latin_words else "other"
+    if has_latin_words:
+        return "mixed"
+    if _converter("t2s").convert(text) != text:
+        return "zh-Hant"
+    if _converter("s2t").convert(text) != text:
+        return "zh-Hans"
+    return "zh"

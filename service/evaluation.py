@@ -1,0 +1,218 @@
+"""`shifu eval`: index a BEIR corpus with production chunking (cached), run every query, score.
+
+Qrels name corpus ids while the index holds chunks, so each ranking of chunks is mapped to the
+corpus ids they came from, keeping each id's best chunk, before scoring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.beir import BeirDataset, Query, corpus_documents, load_beir
+from ingest.chunking import ChunkingConfig
+from ingest.pipeline import Progress, index_documents
+from retriever.encoder import Encoder
+from retriever.fusion import reciprocal_rank_fusion
+from retriever.metrics import first_relevant_rank, mean, metric_names, per_query
+from retriever.sparse import SparseIndex
+from retriever.store import FORMAT_VERSION, FaissSnapshot, FaissStore
+from retriever.text import detect_language
+
+MODES = ("dense", "bm25", "hybrid")
+DOC_DEPTH = 100  # R@100 needs 100 distinct corpus ids
+CHUNK_DEPTH = 1000  # chunks fetched to fill DOC_DEPTH ids when documents have many chunks
+TOP_IDS_IN_REPORT = 10
+
+ChunkRanking = list[tuple[int, float]]
+ProgressFactory = Callable[[str], Progress]
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    query_id: str
+    language: str
+    query_type: str | None
+    first_relevant: int | None
+    top_ids: list[str]
+
+
+@dataclass
+class RunResult:
+    mode: str
+    metrics: dict[str, float]
+    by_language: dict[str, dict[str, float]]
+    by_type: dict[str, dict[str, float]]
+    seconds: float
+    outcomes: list[QueryOutcome] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode, "metrics": self.metrics, "by_language": self.by_language,
+            "by_type": self.by_type, "seconds": round(self.seconds, 2),
+        }  # fmt: skip
+
+
+@dataclass
+class EvalResult:
+    dataset: str
+    queries: int
+    runs: list[RunResult]
+    metric_names: tuple[str, ...]
+    index_seconds: float
+    chunks: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "dataset": self.dataset, "queries": self.queries,
+            "runs": [run.to_dict() for run in self.runs],
+        }  # fmt: skip
+
+
+class _Context:
+    """Per-dataset state shared by the modes, so hybrid reuses what dense and bm25 computed."""
+
+    def __init__(
+        self,
+        dataset: BeirDataset,
+        snapshot: FaissSnapshot,
+        encoder: Encoder,
+        progress: ProgressFactory | None,
+    ) -> None:
+        self.dataset, self.snapshot, self.encoder = dataset, snapshot, encoder
+        self.progress = progress
+        chunks = snapshot.meta.all_chunks()
+        self.doc_of = {cid: doc for cid, doc, _ in chunks}
+        self.texts = {cid: text for cid, _, text in chunks}
+        self.cache: dict[str, tuple[list[ChunkRanking], float]] = {}
+
+
+def evaluate(
+    folder: Path,
+    modes: Sequence[str],
+    encoder: Encoder,
+    cache_root: Path,
+    config: ChunkingConfig,
+    k: int = 10,
+    progress: ProgressFactory | None = None,
+) -> EvalResult:
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ValueError(f"unknown mode(s) {unknown}; choose from {list(MODES)}")
+    dataset = load_beir(folder)
+    began = time.perf_counter()
+    store = _cached_index(dataset, encoder, cache_root, config, progress)
+    index_seconds = time.perf_counter() - began
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    context = _Context(dataset, snapshot, encoder, progress)
+    names = metric_names(k)
+    runs = [_run(context, mode, names) for mode in dict.fromkeys(modes)]
+    chunks = snapshot.manifest.count
+    snapshot.close()
+    return EvalResult(dataset.name, len(dataset.queries), runs, names, index_seconds, chunks)
+
+
+def cache_key(dataset: BeirDataset, encoder: Encoder, config: ChunkingConfig) -> str:
+    parts = [dataset.corpus_hash, encoder.name, str(encoder.dim), str(config.max_tokens),
+             str(config.overlap_tokens), str(FORMAT_VERSION)]  # fmt: skip
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _cached_index(
+    dataset: BeirDataset,
+    encoder: Encoder,
+    cache_root: Path,
+    config: ChunkingConfig,
+    progress: ProgressFactory | None,
+) -> FaissStore:
+    store = FaissStore(cache_root / f"{dataset.name}-{cache_key(dataset, encoder, config)}")
+    if store.manifest() is None:  # generations swap atomically: present means complete
+        bar = progress("embedding corpus") if progress else None
+        index_documents(corpus_documents(dataset), store, encoder, config, bar)
+    return store
+
+
+def _run(context: _Context, mode: str, names: tuple[str, ...]) -> RunResult:
+    chunk_rankings, seconds = _rankings(context, mode)
+    dataset = context.dataset
+    doc_rankings = {
+        q.query_id: _best_chunk_per_doc(ranking, context.doc_of)
+        for q, ranking in zip(dataset.queries, chunk_rankings, strict=True)
+    }
+    values = per_query(dataset.qrels, doc_rankings, names)
+    outcomes = [_outcome(dataset, q, doc_rankings[q.query_id]) for q in dataset.queries]
+    by_language = _grouped(values, names, {o.query_id: o.language for o in outcomes})
+    types = {o.query_id: o.query_type for o in outcomes if o.query_type}
+    by_type = _grouped(values, names, types) if types else {}
+    return RunResult(mode, mean(values, names), by_language, by_type, seconds, outcomes)
+
+
+def _rankings(context: _Context, mode: str) -> tuple[list[ChunkRanking], float]:
+    if mode in context.cache:
+        return context.cache[mode]
+    began = time.perf_counter()
+    if mode == "dense":
+        rankings = _dense(context)
+    elif mode == "bm25":
+        rankings = _bm25(context)
+    else:
+        dense, dense_s = _rankings(context, "dense")
+        sparse, sparse_s = _rankings(context, "bm25")
+        fused = [
+            reciprocal_rank_fusion([d, s], CHUNK_DEPTH) for d, s in zip(dense, sparse, strict=True)
+        ]
+        context.cache[mode] = (fused, dense_s + sparse_s + time.perf_counter() - began)
+        return context.cache[mode]
+    context.cache[mode] = (rankings, time.perf_counter() - began)
+    return context.cache[mode]
+
+
+def _dense(context: _Context) -> list[ChunkRanking]:
+    texts = [q.text for q in context.dataset.queries]
+    bar = context.progress("encoding queries") if context.progress else None
+    if bar:
+        bar.start(len(texts))
+    vectors: list[np.ndarray] = []
+    for start in range(0, len(texts), 64):
+        vectors.extend(context.encoder.encode_queries(texts[start : start + 64]))
+        if bar:
+            bar.advance(len(texts[start : start + 64]))
+    return context.snapshot.vectors.search_many(np.vstack(vectors), CHUNK_DEPTH)
+
+
+def _bm25(context: _Context) -> list[ChunkRanking]:
+    ids = sorted(context.texts)
+    index = SparseIndex.build(ids, [context.texts[i] for i in ids])
+    return index.search_many([q.text for q in context.dataset.queries], CHUNK_DEPTH)
+
+
+def _best_chunk_per_doc(ranking: ChunkRanking, doc_of: dict[int, str]) -> list[str]:
+    docs = dict.fromkeys(doc_of[cid] for cid, _ in ranking if cid in doc_of)
+    return list(docs)[:DOC_DEPTH]
+
+
+def _outcome(dataset: BeirDataset, query: Query, ranked: list[str]) -> QueryOutcome:
+    query_type = query.metadata.get("type")
+    return QueryOutcome(
+        query.query_id, detect_language(query.text), str(query_type) if query_type else None,
+        first_relevant_rank(dataset.qrels[query.query_id], ranked), ranked[:TOP_IDS_IN_REPORT],
+    )  # fmt: skip
+
+
+def _grouped(
+    values: dict[str, dict[str, float]], names: tuple[str, ...], group_of: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    groups: dict[str, dict[str, dict[str, float]]] = {}
+    for query_id, group in group_of.items():
+        groups.setdefault(group, {})[query_id] = values[query_id]
+    return {
+        group: {"queries": len(members), **mean(members, names)}
+        for group, members in sorted(groups.items())
+    }
