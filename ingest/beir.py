@@ -69,12 +69,13 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
 
 
 def corpus_documents(dataset: BeirDataset) -> Iterator[Document]:
-    """Corpus entries as documents, so evaluation chunks them exactly like ingest does."""
+    """Corpus entries as documents, so evaluation chunks them exactly like ingest does (the title
+    reaches every chunk as its context, as a file's title does)."""
     for entry in dataset.corpus:
-        text = f"{entry.title}\n{entry.text}" if entry.title else entry.text
+        text = entry.text if entry.text.strip() else entry.title
         yield Document(
             doc_id=entry.corpus_id,
-            title=entry.title or entry.corpus_id,
+            title=entry.title,
             source=entry.corpus_id,
             path=f"beir:{dataset.name}/{entry.corpus_id}",
             content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),

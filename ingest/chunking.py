@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retriever.records import Chunk, Document
+from retriever.text import sentence_spans
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_SENTENCE_END = re.compile(r"[。！？；!?;]+[」』）)\"']*|[.](?=\s)")
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,23 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig) -
             continue
         page = _page_of(doc, start) if doc.kind == "pdf" else None
         # a group never spans a heading, so all its units share one section
+        section = group[0].section
         chunks.append(
-            Chunk(doc.doc_id, len(chunks), text[start:end], start, end, page, group[0].section)
-        )
+            Chunk(doc.doc_id, len(chunks), text[start:end], start, end, page, section,
+                  context=chunk_context(doc.title, section))
+        )  # fmt: skip
     return chunks
+
+
+MAX_CONTEXT_CHARS = 200
+
+
+def chunk_context(title: str, section: str | None) -> str:
+    """'title > section', without repeating a title that the section path already starts with."""
+    parts = [title] if title else []
+    if section:
+        parts.append(section.removeprefix(f"{title} > ") if section != title else "")
+    return " > ".join(p for p in parts if p)[:MAX_CONTEXT_CHARS]
 
 
 def _units(doc: Document, count: TokenCounter, max_tokens: int) -> list[_Unit]:
@@ -103,7 +116,7 @@ def _split_long(
     count: TokenCounter,
     max_tokens: int,
 ) -> list[_Unit]:
-    pieces = _sentence_spans(text, start, end)
+    pieces = sentence_spans(text, start, end)
     tokens = count([text[s:e] for s, e in pieces])
     units: list[_Unit] = []
     for (s, e), n in zip(pieces, tokens, strict=True):
@@ -113,16 +126,6 @@ def _split_long(
         else:
             units.append(_Unit(s, e, n, section, brk and not units))
     return units
-
-
-def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    spans, pos = [], start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        spans.append((pos, match.end()))
-        pos = match.end()
-    if pos < end:
-        spans.append((pos, end))
-    return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
 def _length_cuts(start: int, end: int, tokens: int, max_tokens: int) -> list[tuple[int, int]]:

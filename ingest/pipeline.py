@@ -167,16 +167,16 @@ def _write(
 ) -> None:
     reused = {p.document.doc_id: writer.stored_vectors(p.document.doc_id) for p in pending}
     to_embed = [
-        c.text
+        c.indexed_text
         for p in pending
         for c in p.chunks
-        if text_hash(c.text) not in reused[p.document.doc_id]
+        if text_hash(c.indexed_text) not in reused[p.document.doc_id]
     ]
     progress.start(len(to_embed))
     fresh = iter(encoder.encode_passages(to_embed, progress=progress.advance))
     for item in pending:
         known = reused[item.document.doc_id]
-        vectors = [known.get(text_hash(c.text)) for c in item.chunks]
+        vectors = [known.get(text_hash(c.indexed_text)) for c in item.chunks]
         matrix = [v if v is not None else next(fresh) for v in vectors]
         shape = (0, encoder.dim)
         writer.put_document(

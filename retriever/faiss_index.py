@@ -29,6 +29,12 @@ class VectorIndex:
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)))
 
     @classmethod
+    def from_vectors(cls, ids: Sequence[int], vectors: np.ndarray, dim: int) -> VectorIndex:
+        index = cls.empty(dim)
+        index.add(ids, vectors)
+        return index
+
+    @classmethod
     def read(cls, path: Path) -> VectorIndex:
         return cls(_faiss().read_index(str(path)))
 
@@ -53,6 +59,13 @@ class VectorIndex:
         if len(ids) == 0:
             return
         self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def everything(self) -> tuple[list[int], np.ndarray]:
+        """All (ids, vectors) in storage order, read in one call rather than one per row."""
+        if self.count == 0:
+            return [], np.zeros((0, self.dim), dtype=np.float32)
+        ids = _faiss().vector_to_array(self._index.id_map).tolist()
+        return ids, self._index.index.reconstruct_n(0, self.count).astype(np.float32)
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         if len(ids) == 0:

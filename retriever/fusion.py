@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
 
@@ -17,3 +17,41 @@ def reciprocal_rank_fusion(
             fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
     ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
     return ordered[:depth]
+
+
+NORMALISE_OVER = 100  # a list's score statistics come from its top this many
+
+
+def zscore_fusion(
+    rankings: Sequence[Sequence[tuple[int, float]]],
+    depth: int,
+    blind_to: Sequence[Callable[[int], bool]] | None = None,
+) -> list[tuple[int, float]]:
+    """CombSUM of z-scores: each list's scores are standardised by the mean and spread of its
+    own top results, so a retriever counts for more on a query where its top hits stand out.
+
+    An item missing from a list takes that list's lowest standardised score, unless the list
+    is blind to it (`blind_to[i](item)`, e.g. BM25 cannot see a passage in another script than
+    the question's): then it takes the list's mean, 0, as no evidence either way."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for item, _ in ranking:
+            fused.setdefault(item, 0.0)
+    for i, ranking in enumerate(rankings):
+        if not ranking:
+            continue
+        scores = _standardise(ranking)
+        floor = min(scores.values())
+        blind = blind_to[i] if blind_to else None
+        for item in fused:
+            missing = 0.0 if blind is not None and blind(item) else floor
+            fused[item] += scores.get(item, missing)
+    ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+    return ordered[:depth]
+
+
+def _standardise(ranking: Sequence[tuple[int, float]]) -> dict[int, float]:
+    top = [score for _, score in ranking[:NORMALISE_OVER]]
+    mean = sum(top) / len(top)
+    spread = (sum((s - mean) ** 2 for s in top) / len(top)) ** 0.5 or 1.0
+    return {item: (score - mean) / spread for item, score in ranking}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from retriever.records import Chunk, Document
+from retriever.text import script_of, sparse_tokens
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -31,7 +32,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     char_start INTEGER NOT NULL,
     char_end INTEGER NOT NULL,
     page INTEGER,
-    section TEXT
+    section TEXT,
+    script TEXT NOT NULL,
+    tokens TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
@@ -152,23 +155,28 @@ class MetadataDB:
         )
 
     def put_chunks(self, chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
+        """Store chunks with their script and sparse tokens, computed once here, not per commit."""
         self._conn.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (
-                    c.chunk_id,
-                    c.doc_id,
-                    c.ordinal,
-                    c.text,
-                    h,
-                    c.char_start,
-                    c.char_end,
-                    c.page,
-                    c.section,
-                )
+                (c.chunk_id, c.doc_id, c.ordinal, c.text, h, c.char_start, c.char_end, c.page,
+                 c.section, script_of(c.text), " ".join(sparse_tokens(c.indexed_text)))
                 for c, h in zip(chunks, hashes, strict=True)
             ],
-        )
+        )  # fmt: skip
+
+    def chunk_scripts(self) -> dict[int, str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT chunk_id, script FROM chunks").fetchall()
+        return {int(cid): str(script) for cid, script in rows}
+
+    def chunk_features(self) -> list[tuple[int, str, list[str]]]:
+        """(chunk id, script, sparse tokens) of every chunk, in chunk id order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT chunk_id, script, tokens FROM chunks ORDER BY chunk_id"
+            )
+            return [(int(cid), str(script), str(tokens).split()) for cid, script, tokens in rows]
 
     def delete_document(self, doc_id: str) -> None:
         self._conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))

@@ -46,6 +46,13 @@ class Chunk:
     page: int | None = None  # 1-based, PDFs only
     section: str | None = None
     chunk_id: int | None = None  # assigned by the store
+    context: str = ""  # document title and section, indexed with the text but not shown
+
+    @property
+    def indexed_text(self) -> str:
+        """What the embedder and BM25 see: a chunk out of its document loses its subject, so
+        the title and section it sits under travel with it."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,16 @@ class Passage:
     text: str
     score: float
     citation: Citation
+    highlight: tuple[int, int] | None = None  # the best sentence, as offsets within `text`
 
     def to_dict(self) -> dict[str, Any]:
+        highlight = None
+        if self.highlight is not None:
+            highlight = {"start": self.highlight[0], "end": self.highlight[1]}
         return {
             "chunk_id": self.chunk_id,
             "text": self.text,
             "score": self.score,
+            "highlight": highlight,
             "citation": asdict(self.citation),
         }

@@ -1,12 +1,85 @@
-"""Question -> ranked, cited passages over one consistent snapshot."""
+"""Question -> ranked, cited passages over one consistent snapshot.
+
+Modes: `dense` (embedder over FAISS), `bm25` (bm25s), `hybrid` (z-score fusion of the two,
+the default), `hybrid-rrf` (reciprocal rank fusion instead, for comparison), `hybrid+rerank`
+(hybrid, then a cross-encoder over the fused top, when one is configured). Filters select the
+allowed chunks before any retriever ranks them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from retriever.encoder import Encoder
+from retriever.fusion import reciprocal_rank_fusion, zscore_fusion
+from retriever.highlight import best_sentences
 from retriever.records import Citation, Passage
+from retriever.reranker import Reranker
 from retriever.store import Snapshot
+from retriever.text import script_of, sparse_tokens
+
+MODES = ("dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank")
+CANDIDATES = 100  # per retriever before fusion; also the reranker's pool
+NEAR_DUPLICATE = 0.9  # token-set Jaccard above which a lower-ranked passage adds nothing
+
+ChunkRanking = list[tuple[int, float]]
+
+
+class SearchError(ValueError):
+    """The request cannot be served as asked (unknown mode, no reranker configured)."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    passages: list[Passage]
+    mode: str
+    stages: list[str]
+
+
+def rank_many(
+    snapshot: Snapshot,
+    questions: Sequence[str],
+    vectors: np.ndarray | None,
+    mode: str,
+    depth: int,
+    allowed: Sequence[int] | None = None,
+) -> tuple[list[ChunkRanking], list[str]]:
+    """Chunk rankings for many questions at once (evaluation batches; search passes one)."""
+    pool = max(depth, CANDIDATES)
+    if mode == "bm25":
+        return snapshot.sparse_many(questions, depth, allowed), ["bm25"]
+    if vectors is None:
+        raise SearchError(f"mode {mode!r} needs query vectors")
+    dense = snapshot.dense_many(vectors, pool if mode != "dense" else depth, allowed)
+    if mode == "dense":
+        return dense, ["dense"]
+    sparse = snapshot.sparse_many(questions, pool, allowed)
+    if mode == "hybrid-rrf":  # kept to compare against: measured below z-score fusion
+        pairs = zip(dense, sparse, strict=True)
+        return [reciprocal_rank_fusion([d, s], pool) for d, s in pairs], [
+            "dense",
+            "bm25",
+            "fusion:rrf",
+        ]
+    fused = [
+        zscore_fusion([d, s], pool, [_never, _other_script(snapshot, q)])
+        for q, d, s in zip(questions, dense, sparse, strict=True)
+    ]
+    return fused, ["dense", "bm25", "fusion:zscore"]
+
+
+def _never(item: int) -> bool:
+    return False
+
+
+def _other_script(snapshot: Snapshot, question: str) -> Callable[[int], bool]:
+    """BM25 cannot match a Chinese question to an English passage or the reverse."""
+    script = script_of(question)
+    scripts = snapshot.scripts()
+    return lambda chunk_id: scripts.get(chunk_id, script) != script
 
 
 def search(
@@ -14,14 +87,32 @@ def search(
     encoder: Encoder,
     question: str,
     k: int,
+    mode: str = "hybrid",
     filters: Mapping[str, Sequence[str]] | None = None,
-) -> list[Passage]:
+    reranker: Reranker | None = None,
+) -> SearchResult:
+    if mode not in MODES:
+        raise SearchError(f"unknown mode {mode!r}; choose from {list(MODES)}")
+    if mode == "hybrid+rerank" and reranker is None:
+        raise SearchError("mode 'hybrid+rerank' needs a reranker: set SHIFU_RERANKER to a folder")
     snapshot.manifest.check_model(encoder.name, encoder.dim)
-    query_vector = encoder.encode_queries([question])[0]
-    hits = snapshot.search(query_vector, k, filters)
-    rows = snapshot.chunk_rows([chunk_id for chunk_id, _ in hits])
+    vector = None if mode == "bm25" else encoder.encode_queries([question])
+    base = "hybrid" if mode == "hybrid+rerank" else mode
+    allowed = snapshot.allowed_ids(filters)
+    rankings, stages = rank_many(snapshot, [question], vector, base, CANDIDATES, allowed)
+    passages = _passages(snapshot, rankings[0])
+    if reranker is not None and mode == "hybrid+rerank":
+        passages = _rerank(reranker, question, passages)
+        stages.append("rerank")
+    passages = _without_near_duplicates(passages)[:k]
+    query_vector = None if vector is None else vector[0]
+    return SearchResult(_highlighted(passages, question, query_vector, encoder), mode, stages)
+
+
+def _passages(snapshot: Snapshot, ranking: ChunkRanking) -> list[Passage]:
+    rows = snapshot.chunk_rows([chunk_id for chunk_id, _ in ranking])
     passages = []
-    for chunk_id, score in hits:
+    for chunk_id, score in ranking:
         row = rows.get(chunk_id)
         if row is None:  # the index and metadata of one generation agree; guard anyway
             continue
@@ -29,3 +120,40 @@ def search(
         citation = Citation.build(doc.doc_id, doc.title, doc.source, row.chunk)
         passages.append(Passage(chunk_id, row.chunk.text, score, citation))
     return passages
+
+
+def _rerank(reranker: Reranker, question: str, passages: list[Passage]) -> list[Passage]:
+    scores = reranker.score(question, [p.text for p in passages])
+    rescored = [
+        Passage(p.chunk_id, p.text, float(s), p.citation)
+        for p, s in zip(passages, scores, strict=True)
+    ]
+    return sorted(rescored, key=lambda p: -p.score)
+
+
+def _without_near_duplicates(passages: list[Passage]) -> list[Passage]:
+    kept: list[Passage] = []
+    kept_tokens: list[set[str]] = []
+    for passage in passages:
+        tokens = set(sparse_tokens(passage.text))
+        if any(_jaccard(tokens, other) >= NEAR_DUPLICATE for other in kept_tokens):
+            continue
+        kept.append(passage)
+        kept_tokens.append(tokens)
+    return kept
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 1.0 if a == b else 0.0
+    return len(a & b) / len(a | b)
+
+
+def _highlighted(
+    passages: list[Passage], question: str, query_vector: np.ndarray | None, encoder: Encoder
+) -> list[Passage]:
+    spans = best_sentences([p.text for p in passages], question, query_vector, encoder)
+    return [
+        Passage(p.chunk_id, p.text, p.score, p.citation, highlight=span)
+        for p, span in zip(passages, spans, strict=True)
+    ]

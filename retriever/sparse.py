@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from retriever.text import sparse_tokens
 # Lucene-style BM25 with the parameters BEIR baselines use (Pyserini's k1=0.9, b=0.4)
 BM25_K1 = 0.9
 BM25_B = 0.4
+_EMPTY = "\u2205"  # stands in for a text with no tokens at all
 
 
 def _bm25s() -> Any:
@@ -29,27 +31,41 @@ class SparseIndex:
         self._row_of = {cid: row for row, cid in enumerate(chunk_ids)}
 
     @classmethod
-    def build(cls, chunk_ids: Sequence[int], texts: Sequence[str]) -> SparseIndex:
+    def build(cls, chunk_ids: Sequence[int], tokens: Sequence[list[str]]) -> SparseIndex:
         bm25 = _bm25s().BM25(k1=BM25_K1, b=BM25_B)
         # an empty token list would make bm25s drop the row and shift every later id
-        bm25.index([sparse_tokens(t) or ["\u2205"] for t in texts], show_progress=False)
+        bm25.index([t or [_EMPTY] for t in tokens], show_progress=False)
         return cls(bm25, list(chunk_ids))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder), show_progress=False)
+        np.save(folder / "chunk_ids.npy", np.asarray(self._chunk_ids, dtype=np.int64))
+
+    @classmethod
+    def load(cls, folder: Path) -> SparseIndex:
+        bm25 = _bm25s().BM25.load(str(folder), show_progress=False)
+        return cls(bm25, np.load(folder / "chunk_ids.npy").tolist())
 
     def search_many(
         self, queries: Sequence[str], k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[list[tuple[int, float]]]:
-        if not self._chunk_ids or k <= 0:
-            return [[] for _ in queries]
-        mask = self._mask(allowed_ids)
-        tokens = [sparse_tokens(q) or ["\u2205"] for q in queries]
+        results: list[list[tuple[int, float]]] = [[] for _ in queries]
+        tokens = [sparse_tokens(q) for q in queries]
+        asked = [i for i, t in enumerate(tokens) if t]  # no tokens, nothing can match
+        if not self._chunk_ids or k <= 0 or not asked:
+            return results
         rows, scores = self._bm25.retrieve(
-            tokens, k=min(k, len(self._chunk_ids)), show_progress=False, weight_mask=mask,
-            n_threads=1,
+            [tokens[i] for i in asked], k=min(k, len(self._chunk_ids)), show_progress=False,
+            weight_mask=self._mask(allowed_ids), n_threads=1,
         )  # fmt: skip
-        return [
-            [(self._chunk_ids[int(r)], float(s)) for r, s in zip(row, score, strict=True) if s > 0]
-            for row, score in zip(rows, scores, strict=True)
-        ]
+        for i, row, score in zip(asked, rows, scores, strict=True):
+            results[i] = [
+                (self._chunk_ids[int(r)], float(s))
+                for r, s in zip(row, score, strict=True)
+                if s > 0
+            ]
+        return results
 
     def search(
         self, query: str, k: int, allowed_ids: Sequence[int] | None = None

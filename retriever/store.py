@@ -23,10 +23,11 @@ from typing import IO, Protocol
 import numpy as np
 
 from retriever.faiss_index import VectorIndex
+from retriever.generation import SearchIndexes, write_derived
 from retriever.metadata import ChunkRow, DocumentRow, MetadataDB
 from retriever.records import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 KEEP_GENERATIONS = 2  # the live one and its predecessor, which open readers may still use
 
 
@@ -51,6 +52,7 @@ class Manifest:
     next_chunk_id: int
     generation: int
     created_at: float
+    language_projection: bool = False
 
     def check_model(self, model: str, dim: int) -> None:
         if (self.model, self.dim) != (model, dim):
@@ -65,11 +67,19 @@ class Snapshot(Protocol):
 
     manifest: Manifest
 
-    def search(
-        self, vector: np.ndarray, k: int, filters: Mapping[str, Sequence[str]] | None = None
-    ) -> list[tuple[int, float]]: ...
+    def allowed_ids(self, filters: Mapping[str, Sequence[str]] | None) -> list[int] | None: ...
+
+    def dense_many(
+        self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]: ...
+
+    def sparse_many(
+        self, questions: Sequence[str], k: int, allowed: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]: ...
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]: ...
+
+    def scripts(self) -> dict[int, str]: ...
 
     def documents(self) -> list[DocumentRow]: ...
 
@@ -80,14 +90,33 @@ class FaissSnapshot:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.manifest = _read_manifest(folder / "manifest.json")
-        self.vectors = VectorIndex.read(folder / "vectors.faiss")
+        self.indexes = SearchIndexes.load(folder)
         self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
+        self._scripts: dict[int, str] | None = None
+
+    def scripts(self) -> dict[int, str]:
+        """Script ('zh' or 'en') of every chunk, read once per snapshot."""
+        if self._scripts is None:
+            self._scripts = self.meta.chunk_scripts()
+        return self._scripts
+
+    def allowed_ids(self, filters: Mapping[str, Sequence[str]] | None) -> list[int] | None:
+        return self.meta.chunk_ids_where(filters) if filters else None
 
     def search(
         self, vector: np.ndarray, k: int, filters: Mapping[str, Sequence[str]] | None = None
     ) -> list[tuple[int, float]]:
-        allowed = self.meta.chunk_ids_where(filters) if filters else None
-        return self.vectors.search(vector, k, allowed)
+        return self.dense_many(vector.reshape(1, -1), k, self.allowed_ids(filters))[0]
+
+    def dense_many(
+        self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]:
+        return self.indexes.dense.search_many(self.indexes.prepare_queries(vectors), k, allowed)
+
+    def sparse_many(
+        self, questions: Sequence[str], k: int, allowed: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]:
+        return self.indexes.sparse.search_many(questions, k, allowed)
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         return self.meta.chunk_rows(chunk_ids)
@@ -182,7 +211,7 @@ class StoreWriter:
         numbered = [replace(c, chunk_id=first + i) for i, c in enumerate(chunks)]
         self.manifest = replace(self.manifest, next_chunk_id=first + len(chunks))
         self.meta.put_document(doc, time.time())
-        self.meta.put_chunks(numbered, [text_hash(c.text) for c in numbered])
+        self.meta.put_chunks(numbered, [text_hash(c.indexed_text) for c in numbered])
         self.vectors.add([c.chunk_id for c in numbered if c.chunk_id is not None], vectors)
 
     def document_by_path(self, path: str) -> DocumentRow | None:
@@ -209,8 +238,11 @@ class StoreWriter:
         count = self.meta.count_chunks()
         if count != self.vectors.count:
             raise StoreError(f"metadata holds {count} chunks but the index {self.vectors.count}")
+        projected = write_derived(self._staging, self.vectors, self.meta)
         self.meta.close()
-        self.manifest = replace(self.manifest, count=count, created_at=time.time())
+        self.manifest = replace(
+            self.manifest, count=count, created_at=time.time(), language_projection=projected
+        )
         self.vectors.write(self._staging / "vectors.faiss")
         (self._staging / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2))
         _fsync_tree(self._staging)
@@ -283,6 +315,9 @@ def _atomic_write(path: Path, content: str) -> None:
 
 def _fsync_tree(folder: Path) -> None:
     for item in folder.iterdir():
+        if item.is_dir():
+            _fsync_tree(item)
+            continue
         with item.open("rb") as handle:
             os.fsync(handle.fileno())
     _fsync_dir(folder)

@@ -17,6 +17,9 @@ _CODE_PARTS = re.compile(r"[-./_·]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 
+_SENTENCE_END = re.compile(r"[。！？；!?;]+[」』）)\"']*|[.](?=\s)")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+
 LANGUAGES = ("zh-Hant", "zh-Hans", "zh", "en", "mixed", "other")
 
 
@@ -76,3 +79,26 @@ def detect_language(text: str) -> str:
     if _converter("s2t").convert(text) != text:
         return "zh-Hans"
     return "zh"
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans in text[start:end], cut after Chinese or English sentence punctuation."""
+    end = len(text) if end is None else end
+    spans, pos = [], start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        spans.append((pos, match.end()))
+        pos = match.end()
+    if pos < end:
+        spans.append((pos, end))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def script_of(text: str) -> str:
+    """'zh' when Chinese characters make up a quarter of the letters or more, else 'en'.
+
+    A coarse split on purpose: it only has to tell which side of the zh/en gap a text's
+    embedding sits on (see retriever.language_space).
+    """
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
+    return "zh" if cjk and cjk >= 0.25 * latin else "en"

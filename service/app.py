@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from retriever.encoder import EncoderError
+from retriever.search import SearchError, SearchResult
 from retriever.store import ModelMismatchError, StoreError
 from service.runtime import EmptyIndexError, EncoderFactory, Runtime
 from service.schemas import ErrorResponse, HealthResponse, QueryRequest, QueryResponse
@@ -33,6 +35,8 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     )
     app.state.runtime = Runtime(settings, encoder_factory)
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(SearchError, _search_error)
+    app.add_exception_handler(EncoderError, _store_error)
     app.add_exception_handler(Exception, _unexpected_error)
     _add_routes(app)
     return app
@@ -55,10 +59,8 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(
                 422, f"question is {len(question)} characters; the limit is {limit}"
             )
-        passages = runtime.query(question, body.k)
-        return QueryResponse.model_validate(
-            {"question": question, "passages": [p.to_dict() for p in passages]}
-        )
+        result = runtime.query(question, body.k, body.mode)
+        return QueryResponse.model_validate(result_body(question, result))
 
     @app.get("/v1/health", response_model=HealthResponse)
     def health(runtime: RuntimeDep) -> HealthResponse:
@@ -75,14 +77,27 @@ def _add_routes(app: FastAPI) -> None:
         return HTMLResponse(resources.files("service").joinpath("static/index.html").read_text())
 
 
+def result_body(question: str, result: SearchResult) -> dict[str, object]:
+    """The one JSON shape of a query result, shared by the API and `shifu query --json`."""
+    return {
+        "question": question,
+        "mode": result.mode,
+        "stages": result.stages,
+        "passages": [p.to_dict() for p in result.passages],
+    }
+
+
+async def _search_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=422)
+
+
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
-    status = (
-        503
-        if isinstance(exc, EmptyIndexError)
-        else 409
-        if isinstance(exc, ModelMismatchError)
-        else 500
-    )
+    """Errors an operator can fix: no index yet, another model's index, a missing model."""
+    status = 500
+    if isinstance(exc, EmptyIndexError | EncoderError):
+        status = 503
+    elif isinstance(exc, ModelMismatchError):
+        status = 409
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
 

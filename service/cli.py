@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from ingest.chunking import ChunkingConfig
 from retriever.encoder import EncoderError
 from retriever.metrics import metric_names
+from retriever.search import SearchError
 from retriever.store import StoreError
 from service.runtime import Runtime
 from service.settings import Settings
@@ -96,6 +97,7 @@ def _print_summary(data: dict[str, Any]) -> None:
 def query_cmd(
     question: Annotated[str, typer.Argument(help="the question")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="passages to return")] = 5,
+    mode: Annotated[str, typer.Option(help="dense, bm25, hybrid or hybrid+rerank")] = "hybrid",
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -106,23 +108,33 @@ def query_cmd(
         raise typer.Exit(2)
     runtime = make_runtime(make_settings(home))
     with _fail_cleanly():
-        passages = runtime.query(question, k)
+        result = runtime.query(question, k, mode)
     if as_json:
-        body = {"question": question, "passages": [p.to_dict() for p in passages]}
-        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        from service.app import result_body
+
+        typer.echo(json.dumps(result_body(question, result), ensure_ascii=False, indent=2))
         return
-    if not passages:
+    if not result.passages:
         typer.echo("no passages found")
-    for rank, passage in enumerate(passages, start=1):
+    for rank, passage in enumerate(result.passages, start=1):
         typer.echo(f"{rank}. [{passage.score:.3f}] {passage.citation.label}")
-        typer.echo("   " + " ".join(passage.text.split())[:400])
+        typer.echo("   " + " ".join(_marked(passage.text, passage.highlight).split())[:400])
+
+
+def _marked(text: str, span: tuple[int, int] | None) -> str:
+    """The passage with its best sentence between » and «, for a terminal."""
+    if span is None:
+        return text
+    start, end = span
+    return f"{text[:start]}»{text[start:end]}«{text[end:]}"
 
 
 @app.command("eval")
 def eval_cmd(
     dataset: Annotated[Path, typer.Argument(help="folder in BEIR layout")],
     mode: Annotated[
-        list[str] | None, typer.Option("--mode", help="dense, bm25, hybrid (repeatable)")
+        list[str] | None,
+        typer.Option("--mode", help="dense, bm25, hybrid, hybrid+rerank (repeatable)"),
     ] = None,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="cut-off of nDCG/R/RR")] = 10,
     home: HomeOption = None,
@@ -145,6 +157,7 @@ def eval_cmd(
             result = evaluate(
                 dataset, mode or ["dense"], runtime.encoder, settings.home / "eval-cache",
                 config, k, progress=lambda label: _Bar(progress, label),
+                reranker=runtime.reranker if "hybrid+rerank" in (mode or []) else None,
             )  # fmt: skip
     typer.echo(
         json.dumps(result.to_dict(), ensure_ascii=False) if as_json else markdown_table(result)
@@ -182,7 +195,7 @@ def _fail_cleanly() -> Iterator[None]:
     """Turn the errors a user can fix into one line on stderr and exit status 2."""
     try:
         yield
-    except (StoreError, EncoderError, ValueError) as exc:
+    except (StoreError, EncoderError, SearchError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
 

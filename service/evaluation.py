@@ -19,13 +19,12 @@ from ingest.beir import BeirDataset, Query, corpus_documents, load_beir
 from ingest.chunking import ChunkingConfig
 from ingest.pipeline import Progress, index_documents
 from retriever.encoder import Encoder
-from retriever.fusion import reciprocal_rank_fusion
 from retriever.metrics import first_relevant_rank, mean, metric_names, per_query
-from retriever.sparse import SparseIndex
+from retriever.reranker import Reranker
+from retriever.search import CANDIDATES, MODES, rank_many
 from retriever.store import FORMAT_VERSION, FaissSnapshot, FaissStore
 from retriever.text import detect_language
 
-MODES = ("dense", "bm25", "hybrid")
 DOC_DEPTH = 100  # R@100 needs 100 distinct corpus ids
 CHUNK_DEPTH = 1000  # chunks fetched to fill DOC_DEPTH ids when documents have many chunks
 TOP_IDS_IN_REPORT = 10
@@ -76,21 +75,26 @@ class EvalResult:
 
 
 class _Context:
-    """Per-dataset state shared by the modes, so hybrid reuses what dense and bm25 computed."""
+    """Per-dataset state shared by the modes: query vectors are encoded once for all of them."""
 
     def __init__(
-        self,
-        dataset: BeirDataset,
-        snapshot: FaissSnapshot,
-        encoder: Encoder,
-        progress: ProgressFactory | None,
-    ) -> None:
+        self, dataset: BeirDataset, snapshot: FaissSnapshot, encoder: Encoder,
+        progress: ProgressFactory | None, reranker: Reranker | None,
+    ) -> None:  # fmt: skip
         self.dataset, self.snapshot, self.encoder = dataset, snapshot, encoder
-        self.progress = progress
-        chunks = snapshot.meta.all_chunks()
-        self.doc_of = {cid: doc for cid, doc, _ in chunks}
-        self.texts = {cid: text for cid, _, text in chunks}
-        self.cache: dict[str, tuple[list[ChunkRanking], float]] = {}
+        self.progress, self.reranker = progress, reranker
+        self.doc_of = {cid: doc for cid, doc, _ in snapshot.meta.all_chunks()}
+        self.questions = [q.text for q in dataset.queries]
+        self._vectors: np.ndarray | None = None
+        self.encode_seconds = 0.0
+
+    def vectors(self) -> np.ndarray:
+        """Encoded once; every mode that uses them is charged the encoding time."""
+        if self._vectors is None:
+            began = time.perf_counter()
+            self._vectors = _encode_queries(self.encoder, self.questions, self.progress)
+            self.encode_seconds = time.perf_counter() - began
+        return self._vectors
 
 
 def evaluate(
@@ -101,17 +105,20 @@ def evaluate(
     config: ChunkingConfig,
     k: int = 10,
     progress: ProgressFactory | None = None,
+    reranker: Reranker | None = None,
 ) -> EvalResult:
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise ValueError(f"unknown mode(s) {unknown}; choose from {list(MODES)}")
+    if "hybrid+rerank" in modes and reranker is None:
+        raise ValueError("mode 'hybrid+rerank' needs a reranker: set SHIFU_RERANKER to a folder")
     dataset = load_beir(folder)
     began = time.perf_counter()
     store = _cached_index(dataset, encoder, cache_root, config, progress)
     index_seconds = time.perf_counter() - began
     snapshot = store.snapshot()
     assert snapshot is not None
-    context = _Context(dataset, snapshot, encoder, progress)
+    context = _Context(dataset, snapshot, encoder, progress, reranker)
     names = metric_names(k)
     runs = [_run(context, mode, names) for mode in dict.fromkeys(modes)]
     chunks = snapshot.manifest.count
@@ -155,42 +162,38 @@ def _run(context: _Context, mode: str, names: tuple[str, ...]) -> RunResult:
 
 
 def _rankings(context: _Context, mode: str) -> tuple[list[ChunkRanking], float]:
-    if mode in context.cache:
-        return context.cache[mode]
-    began = time.perf_counter()
-    if mode == "dense":
-        rankings = _dense(context)
-    elif mode == "bm25":
-        rankings = _bm25(context)
-    else:
-        dense, dense_s = _rankings(context, "dense")
-        sparse, sparse_s = _rankings(context, "bm25")
-        fused = [
-            reciprocal_rank_fusion([d, s], CHUNK_DEPTH) for d, s in zip(dense, sparse, strict=True)
-        ]
-        context.cache[mode] = (fused, dense_s + sparse_s + time.perf_counter() - began)
-        return context.cache[mode]
-    context.cache[mode] = (rankings, time.perf_counter() - began)
-    return context.cache[mode]
+    base = "hybrid" if mode.startswith("hybrid") and mode != "hybrid-rrf" else mode
+    vectors = None if base == "bm25" else context.vectors()
+    # every mode that needs query vectors is charged their one-time encoding
+    began = time.perf_counter() - (context.encode_seconds if vectors is not None else 0.0)
+    rankings, _ = rank_many(context.snapshot, context.questions, vectors, base, CHUNK_DEPTH)
+    if mode == "hybrid+rerank":
+        pairs = zip(context.questions, rankings, strict=True)
+        rankings = [_reranked(context, q, r) for q, r in pairs]
+    return rankings, time.perf_counter() - began
 
 
-def _dense(context: _Context) -> list[ChunkRanking]:
-    texts = [q.text for q in context.dataset.queries]
-    bar = context.progress("encoding queries") if context.progress else None
+def _encode_queries(
+    encoder: Encoder, questions: list[str], progress: ProgressFactory | None
+) -> np.ndarray:
+    bar = progress("encoding queries") if progress else None
     if bar:
-        bar.start(len(texts))
+        bar.start(len(questions))
     vectors: list[np.ndarray] = []
-    for start in range(0, len(texts), 64):
-        vectors.extend(context.encoder.encode_queries(texts[start : start + 64]))
+    for start in range(0, len(questions), 64):
+        vectors.extend(encoder.encode_queries(questions[start : start + 64]))
         if bar:
-            bar.advance(len(texts[start : start + 64]))
-    return context.snapshot.vectors.search_many(np.vstack(vectors), CHUNK_DEPTH)
+            bar.advance(len(questions[start : start + 64]))
+    return np.vstack(vectors)
 
 
-def _bm25(context: _Context) -> list[ChunkRanking]:
-    ids = sorted(context.texts)
-    index = SparseIndex.build(ids, [context.texts[i] for i in ids])
-    return index.search_many([q.text for q in context.dataset.queries], CHUNK_DEPTH)
+def _reranked(context: _Context, question: str, ranking: ChunkRanking) -> ChunkRanking:
+    assert context.reranker is not None
+    pool = ranking[:CANDIDATES]
+    rows = context.snapshot.chunk_rows([cid for cid, _ in pool])
+    scores = context.reranker.score(question, [rows[cid].chunk.text for cid, _ in pool])
+    reranked = sorted(zip([cid for cid, _ in pool], scores, strict=True), key=lambda p: -p[1])
+    return reranked + ranking[CANDIDATES:]
 
 
 def _best_chunk_per_doc(ranking: ChunkRanking, doc_of: dict[int, str]) -> list[str]:

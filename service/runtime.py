@@ -9,8 +9,8 @@ from pathlib import Path
 from ingest.chunking import ChunkingConfig
 from ingest.pipeline import IngestSummary, Progress, ingest
 from retriever.encoder import Encoder, load_encoder
-from retriever.records import Passage
-from retriever.search import search
+from retriever.reranker import Reranker, load_reranker
+from retriever.search import SearchResult, search
 from retriever.store import FaissSnapshot, FaissStore, StoreError
 from service.settings import Settings
 
@@ -32,6 +32,7 @@ class Runtime:
         self._encoder_factory = encoder_factory or default_encoder
         self._encoder: Encoder | None = None
         self._snapshot: FaissSnapshot | None = None
+        self._reranker: Reranker | None = None
         self._lock = threading.Lock()
 
     @property
@@ -54,8 +55,16 @@ class Runtime:
             assert self._snapshot is not None
             return self._snapshot
 
-    def query(self, question: str, k: int) -> list[Passage]:
-        return search(self.snapshot(), self.encoder, question, k)
+    @property
+    def reranker(self) -> Reranker | None:
+        with self._lock:
+            if self._reranker is None and self.settings.reranker is not None:
+                self._reranker = load_reranker(self.settings.reranker)
+            return self._reranker
+
+    def query(self, question: str, k: int, mode: str = "hybrid") -> SearchResult:
+        reranker = self.reranker if mode == "hybrid+rerank" else None
+        return search(self.snapshot(), self.encoder, question, k, mode, reranker=reranker)
 
     def ingest(self, paths: list[Path], prune: bool, progress: Progress | None) -> IngestSummary:
         config = ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+Mode = Literal["dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank"]
 
 
 class QueryRequest(BaseModel):
     question: str = Field(description="the question, in any mix of Chinese and English")
     k: int = Field(default=5, ge=1, le=50, description="number of passages to return")
+    mode: Mode = Field(default="hybrid", description="retrieval mode")
 
 
 class CitationOut(BaseModel):
@@ -21,15 +26,23 @@ class CitationOut(BaseModel):
     label: str = Field(description="human-readable citation, e.g. 'osha3120.pdf p. 12'")
 
 
+class Highlight(BaseModel):
+    start: int = Field(description="offset of the best sentence within the passage text")
+    end: int
+
+
 class PassageOut(BaseModel):
     chunk_id: int
     text: str
     score: float
+    highlight: Highlight | None
     citation: CitationOut
 
 
 class QueryResponse(BaseModel):
     question: str
+    mode: Mode
+    stages: list[str] = Field(description="the retrieval stages that ran, in order")
     passages: list[PassageOut]
 
 

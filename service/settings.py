@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".shifu"), description="data home: index and model cache")
     model: str = Field(default=DEFAULT_MODEL, description="model name or local folder")
     models_dir: Path | None = Field(default=None, description="model cache (default HOME/models)")
+    reranker: Path | None = Field(default=None, description="local CrossEncoder folder")
     chunk_tokens: int = Field(default=256, ge=16, le=512)
     chunk_overlap: int = Field(default=32, ge=0, le=128)
     batch_size: int = Field(default=32, ge=1, le=512)

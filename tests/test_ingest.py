@@ -56,7 +56,7 @@ def test_editing_one_file_re_embeds_only_that_file(tmp_path: Path, corpus_copy: 
     assert all("calibrate weekly" in text for text in encoder.embedded)
     snapshot = store.snapshot()
     assert snapshot is not None
-    hits = search(snapshot, encoder, "calibrate weekly 每週校正扭力計", k=1)
+    hits = search(snapshot, encoder, "calibrate weekly 每週校正扭力計", k=1).passages
     assert hits[0].citation.source == "sop/SOP-QC-021_torque-check.txt"
     assert "calibrate weekly" in hits[0].text
 
@@ -72,7 +72,7 @@ def test_prune_drops_a_deleted_files_passages(tmp_path: Path, corpus_copy: Path)
     assert "sop/SOP-MT-001_lockout-tagout.md" not in doc_sources(store)
     snapshot = store.snapshot()
     assert snapshot is not None
-    hits = search(snapshot, encoder, "padlock danger tag main disconnect", k=10)
+    hits = search(snapshot, encoder, "padlock danger tag main disconnect", k=10).passages
     assert all("lockout" not in h.citation.source for h in hits)
 
 

@@ -85,7 +85,7 @@ def test_a_quoted_sentence_cites_its_page(
     windows = [" ".join(words[i : i + 6]) for i in range(len(words) - 5)]
     quoting = [
         hit
-        for hit in search(snapshot, encoder, sentence, k=10, filters={"source": [name]})
+        for hit in search(snapshot, encoder, sentence, k=10, filters={"source": [name]}).passages
         if any(w in " ".join(hit.text.split()) for w in windows)
     ]
     assert quoting, "a passage quoting the sentence must be among the top 10"
@@ -103,6 +103,6 @@ def test_citation_offsets_point_into_the_document_text(
     assert snapshot is not None
     path = require_osha() / "osha3120.pdf"
     doc = load_document(SourceFile(path, path.parent), path.read_bytes(), "osha3120.pdf")
-    for hit in search(snapshot, encoder, "energy isolating device lockout", k=5):
+    for hit in search(snapshot, encoder, "energy isolating device lockout", k=5).passages:
         if hit.citation.source == "osha3120.pdf":
             assert doc.text[hit.citation.char_start : hit.citation.char_end] == hit.text

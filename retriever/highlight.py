@@ -1,0 +1,62 @@
+"""The best sentence of each passage for a question, as char offsets within the passage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from retriever.encoder import Encoder
+from retriever.text import script_of, sentence_spans, sparse_tokens
+
+Span = tuple[int, int]
+
+
+def best_sentences(
+    texts: Sequence[str], question: str, query_vector: np.ndarray | None, encoder: Encoder | None
+) -> list[Span | None]:
+    """Lexical overlap picks the sentence. A passage in the other script than the question's
+    shares no word with it, so there the embedder compares the sentences instead (only there:
+    it costs a model call)."""
+    wanted = set(sparse_tokens(question))
+    script = script_of(question)
+    spans = [_trimmed_spans(t) for t in texts]
+    best: list[Span | None] = []
+    unmatched: list[int] = []
+    for i, (text, candidates) in enumerate(zip(texts, spans, strict=True)):
+        overlaps = [len(wanted & set(sparse_tokens(text[s:e]))) for s, e in candidates]
+        if overlaps and max(overlaps) > 0:
+            best.append(candidates[overlaps.index(max(overlaps))])
+        else:
+            best.append(None)
+            if candidates and script_of(text) != script:
+                unmatched.append(i)
+    if unmatched and query_vector is not None and encoder is not None:
+        _by_embedding(best, unmatched, texts, spans, query_vector, encoder)
+    return best
+
+
+def _by_embedding(
+    best: list[Span | None], unmatched: list[int], texts: Sequence[str],
+    spans: list[list[Span]], query_vector: np.ndarray, encoder: Encoder,
+) -> None:  # fmt: skip
+    sentences = [(i, span) for i in unmatched for span in spans[i]]
+    if not sentences:
+        return
+    vectors = encoder.encode_passages([texts[i][s:e] for i, (s, e) in sentences])
+    scores = vectors @ query_vector
+    for i in unmatched:
+        own = [(score, span) for (j, span), score in zip(sentences, scores, strict=True) if j == i]
+        if own:
+            best[i] = max(own, key=lambda pair: pair[0])[1]
+
+
+def _trimmed_spans(text: str) -> list[Span]:
+    trimmed = []
+    for start, end in sentence_spans(text):
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        trimmed.append((start, end))
+    return trimmed
