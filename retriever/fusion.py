@@ -26,6 +26,7 @@ def zscore_fusion(
     rankings: Sequence[Sequence[tuple[int, float]]],
     depth: int,
     blind_to: Sequence[Callable[[int], bool]] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> list[tuple[int, float]]:
     """CombSUM of z-scores: each list's scores are standardised by the mean and spread of its
     own top results, so a retriever counts for more on a query where its top hits stand out.
@@ -43,9 +44,10 @@ def zscore_fusion(
         scores = _standardise(ranking)
         floor = min(scores.values())
         blind = blind_to[i] if blind_to else None
+        weight = weights[i] if weights else 1.0
         for item in fused:
             missing = 0.0 if blind is not None and blind(item) else floor
-            fused[item] += scores.get(item, missing)
+            fused[item] += weight * scores.get(item, missing)
     ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
     return ordered[:depth]
 

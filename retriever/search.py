@@ -23,6 +23,7 @@ from retriever.text import script_of, sparse_tokens
 
 MODES = ("dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank")
 CANDIDATES = 100  # per retriever before fusion; also the reranker's pool
+VISIBILITY_DEPTH = 10  # the dense hits that judge how much BM25 can see
 NEAR_DUPLICATE = 0.9  # token-set Jaccard above which a lower-ranked passage adds nothing
 
 ChunkRanking = list[tuple[int, float]]
@@ -65,10 +66,23 @@ def rank_many(
             "fusion:rrf",
         ]
     fused = [
-        zscore_fusion([d, s], pool, [_never, _other_script(snapshot, q)])
+        zscore_fusion(
+            [d, s], pool, [_never, _other_script(snapshot, q)], [1.0, _visibility(snapshot, q, d)]
+        )
         for q, d, s in zip(questions, dense, sparse, strict=True)
     ]
     return fused, ["dense", "bm25", "fusion:zscore"]
+
+
+def _visibility(snapshot: Snapshot, question: str, dense: ChunkRanking) -> float:
+    """How much of the dense evidence BM25 can see: the share of the top dense hits written in
+    the question's script. 1 in a one-language index; lower when the answers the embedder finds
+    are in the other language, where BM25's matches can only be incidental."""
+    top = dense[:VISIBILITY_DEPTH]
+    if not top:
+        return 1.0
+    script, scripts = script_of(question), snapshot.scripts()
+    return sum(scripts.get(chunk_id) == script for chunk_id, _ in top) / len(top)
 
 
 def _never(item: int) -> bool:

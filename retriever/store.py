@@ -81,6 +81,8 @@ class Snapshot(Protocol):
 
     def scripts(self) -> dict[int, str]: ...
 
+    def chunk_tokens(self, chunk_id: int) -> set[str]: ...
+
     def documents(self) -> list[DocumentRow]: ...
 
     def close(self) -> None: ...
@@ -99,6 +101,9 @@ class FaissSnapshot:
         if self._scripts is None:
             self._scripts = self.meta.chunk_scripts()
         return self._scripts
+
+    def chunk_tokens(self, chunk_id: int) -> set[str]:
+        return self.meta.chunk_tokens(chunk_id)
 
     def allowed_ids(self, filters: Mapping[str, Sequence[str]] | None) -> list[int] | None:
         return self.meta.chunk_ids_where(filters) if filters else None

@@ -59,9 +59,17 @@ def test_questions_find_their_document_first(
     assert expected in top_sources(client, question, k=1)[0]
 
 
-def test_an_english_question_finds_the_chinese_sop(client: TestClient) -> None:
-    sources = top_sources(client, "how to remove flash on molded parts")
-    assert any("SOP-IM-012" in s for s in sources)
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the acceptance limit for flash height?", "SOP-IM-012"),
+        ("清除卡料前的上鎖步驟是什麼?", "SOP-MT-001"),
+    ],
+)
+def test_a_question_finds_the_sop_written_in_the_other_language(
+    client: TestClient, question: str, expected: str
+) -> None:
+    assert any(expected in s for s in top_sources(client, question, k=3))
 
 
 def test_the_default_factory_builds_and_loads_the_model(tmp_path: Path, model_cache: Path) -> None:

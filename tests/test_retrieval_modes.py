@@ -11,6 +11,7 @@ from ingest.pipeline import ingest
 from retriever.fusion import zscore_fusion
 from retriever.highlight import best_sentences
 from retriever.language_space import language_direction, project_out
+from retriever.search import _visibility
 from retriever.store import FaissStore
 from service.app import create_app
 from service.runtime import Runtime
@@ -149,3 +150,13 @@ def test_highlight_in_another_script_asks_the_embedder() -> None:
     }
     assert spans[1] is None  # same script, no shared word: no sentence stands out
     assert encoder.embedded == ["先確認模面。", "禁止提高鎖模力。"]
+
+
+def test_bm25_counts_for_less_when_the_dense_answers_are_in_the_other_script() -> None:
+    class Scripts:
+        def scripts(self) -> dict[int, str]:
+            return {1: "zh", 2: "en", 3: "en", 4: "zh"}
+
+    dense = [(2, 0.9), (3, 0.8), (1, 0.7), (4, 0.6)]
+    assert _visibility(Scripts(), "上鎖步驟", dense) == 0.5  # type: ignore[arg-type]
+    assert _visibility(Scripts(), "lockout steps", dense[:2]) == 1.0  # type: ignore[arg-type]
