@@ -8,13 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from retriever.lazy import require
+
 
 def _faiss() -> Any:
-    try:
-        import faiss
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise RuntimeError("faiss is missing: pip install faiss-cpu") from exc
-    return faiss
+    return require("faiss", "faiss-cpu")
 
 
 class VectorIndex:

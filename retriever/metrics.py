@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from retriever.lazy import require
+
 
 def metric_names(k: int = 10) -> tuple[str, ...]:
     return (f"nDCG@{k}", f"R@{k}", "R@100", f"RR@{k}", "Success@1", "Success@5")
 
 
 def _ir_measures() -> Any:
-    try:
-        import ir_measures
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise RuntimeError("ir-measures is missing: pip install ir-measures") from exc
-    return ir_measures
+    return require("ir_measures", "ir-measures")
 
 
 def per_query(

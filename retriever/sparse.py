@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from retriever.lazy import require
 from retriever.text import sparse_tokens
 
 # Lucene-style BM25 with the parameters BEIR baselines use (Pyserini's k1=0.9, b=0.4)
@@ -17,11 +18,7 @@ _EMPTY = "\u2205"  # stands in for a text with no tokens at all
 
 
 def _bm25s() -> Any:
-    try:
-        import bm25s
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise RuntimeError("bm25s is missing: pip install bm25s") from exc
-    return bm25s
+    return require("bm25s", "bm25s")
 
 
 class SparseIndex:

@@ -10,6 +10,8 @@ import functools
 import re
 from typing import Any
 
+from retriever.lazy import require
+
 # part numbers, error codes and sizes (E-203, M6x1.0, SUS304, 0.8N·m) stay whole
 _CODE = r"[a-z0-9]+(?:(?:[-./_·]|(?<=\d)x(?=\d))[a-z0-9]+)+"
 _TOKEN = re.compile(rf"{_CODE}|[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -25,18 +27,12 @@ LANGUAGES = ("zh-Hant", "zh-Hans", "zh", "en", "mixed", "other")
 
 @functools.cache
 def _converter(config: str) -> Any:
-    try:
-        import opencc
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise RuntimeError("OpenCC is missing: pip install opencc") from exc
-    return opencc.OpenCC(config)
+    return require("opencc", "opencc").OpenCC(config)
 
 
 @functools.cache
 def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+    return require("Stemmer", "PyStemmer").Stemmer("english")
 
 
 @functools.cache

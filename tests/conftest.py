@@ -5,7 +5,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from ingest.pipeline import ingest
+from retriever.store import FaissStore
+from service.app import create_app
+from service.settings import Settings
 from tests.fakes import FakeEncoder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,6 +36,15 @@ def corpus_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(REPO / "corpus", target)
     return target
+
+
+@pytest.fixture
+def client(tmp_path: Path, corpus_copy: Path) -> TestClient:
+    """The HTTP app over the sample corpus, indexed with the fake encoder."""
+    encoder = FakeEncoder()
+    ingest([corpus_copy], FaissStore(tmp_path / "home"), encoder)
+    app = create_app(Settings(home=tmp_path / "home"), encoder_factory=lambda _: encoder)
+    return TestClient(app, raise_server_exceptions=False)
 
 
 @pytest.fixture(scope="session")

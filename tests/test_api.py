@@ -12,14 +12,6 @@ from service.settings import Settings
 from tests.fakes import FakeEncoder
 
 
-@pytest.fixture
-def client(tmp_path: Path, corpus_copy: Path) -> TestClient:
-    encoder = FakeEncoder()
-    ingest([corpus_copy], FaissStore(tmp_path / "home"), encoder)
-    app = create_app(Settings(home=tmp_path / "home"), encoder_factory=lambda _: encoder)
-    return TestClient(app, raise_server_exceptions=False)
-
-
 def test_query_returns_cited_passages(client: TestClient) -> None:
     response = client.post("/v1/query", json={"question": "鎖模力 毛邊 分模面", "k": 3})
     assert response.status_code == 200

@@ -60,14 +60,6 @@ class ReverseReranker:
         return [-float(len(t)) for t in texts]
 
 
-@pytest.fixture
-def client(tmp_path: Path, corpus_copy: Path) -> TestClient:
-    encoder = FakeEncoder()
-    ingest([corpus_copy], FaissStore(tmp_path / "home"), encoder)
-    app = create_app(Settings(home=tmp_path / "home"), encoder_factory=lambda _: encoder)
-    return TestClient(app, raise_server_exceptions=False)
-
-
 @pytest.mark.parametrize(
     ("mode", "stages"),
     [
