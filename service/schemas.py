@@ -21,13 +21,13 @@ class CitationOut(BaseModel):
     source: str = Field(description="path relative to the ingest root")
     page: int | None = Field(description="1-based page number (PDFs)")
     section: str | None
-    char_start: int = Field(description="offset of the passage in the document's text")
+    char_start: int = Field(description="offset (code points) of the passage in the document text")
     char_end: int
     label: str = Field(description="human-readable citation, e.g. 'osha3120.pdf p. 12'")
 
 
 class Highlight(BaseModel):
-    start: int = Field(description="offset of the best sentence within the passage text")
+    start: int = Field(description="offset (Unicode code points) of the best sentence in text")
     end: int
 
 
