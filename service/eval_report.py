@@ -19,8 +19,9 @@ def markdown_table(result: EvalResult) -> str:
     for run in result.runs:
         cells = " | ".join(f"{run.metrics[n]:.3f}" for n in names)
         lines.append(f"| {run.mode} | {cells} | {run.seconds:.1f} |")
-    lines += _breakdown(result, "language", headline=names[0])
-    lines += _breakdown(result, "type", headline=names[0])
+    for kind in ("language", "type"):
+        for metric in (names[0], "Success@5"):
+            lines += _breakdown(result, kind, headline=metric)
     return "\n".join(lines) + "\n"
 
 
