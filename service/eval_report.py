@@ -13,6 +13,9 @@ def markdown_table(result: EvalResult) -> str:
     lines = [
         f"### {result.dataset}: {result.queries} queries, {result.chunks} chunks",
         "",
+        f"index ready in {result.index_seconds:.1f} s (built once per corpus, model and "
+        "chunking; cached after); seconds below: query encoding and ranking per mode",
+        "",
         "| mode | " + " | ".join(names) + " | seconds |",
         "|---" * (len(names) + 2) + "|",
     ]
