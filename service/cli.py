@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from ingest.chunking import ChunkingConfig
 from retriever.encoder import EncoderError
 from retriever.metrics import metric_names
 from retriever.search import SearchError
@@ -150,13 +149,12 @@ def eval_cmd(
 
     settings = make_settings(home)
     runtime = make_runtime(settings)
-    config = ChunkingConfig(settings.chunk_tokens, settings.chunk_overlap)
     with _fail_cleanly():
         thresholds = parse_thresholds(fail_under or [], metric_names(k))
         with Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
             result = evaluate(
-                dataset, mode or ["dense"], runtime.encoder, settings.home / "eval-cache",
-                config, k, progress=lambda label: _Bar(progress, label),
+                dataset, mode or ["hybrid"], runtime.encoder, settings.home / "eval-cache",
+                runtime.chunking, k, progress=lambda label: _Bar(progress, label),
                 reranker=runtime.reranker if "hybrid+rerank" in (mode or []) else None,
             )  # fmt: skip
     typer.echo(

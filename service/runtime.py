@@ -66,6 +66,9 @@ class Runtime:
         reranker = self.reranker if mode == "hybrid+rerank" else None
         return search(self.snapshot(), self.encoder, question, k, mode, reranker=reranker)
 
+    @property
+    def chunking(self) -> ChunkingConfig:
+        return ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
+
     def ingest(self, paths: list[Path], prune: bool, progress: Progress | None) -> IngestSummary:
-        config = ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
-        return ingest(paths, self.store, self.encoder, config, prune=prune, progress=progress)
+        return ingest(paths, self.store, self.encoder, self.chunking, prune, progress)
