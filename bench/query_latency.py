@@ -4,8 +4,9 @@
 
 Embedding 100k chunks takes over an hour on 2 cores, so the corpus is synthetic: `--real`
 chunks from the shared sets (SciFact, e-manual, DRCD: English and Traditional Chinese) are
-embedded once with the default model, then tiled to each size with small noise on the vectors
-and a distinct tag word per copy (so BM25 sees a growing vocabulary). Latency depends on size
+embedded once with the default model, then tiled to each size with small noise on the vectors,
+a fifth of the words dropped at random and a distinct tag word per copy (so copies are similar
+but not near-duplicates, and BM25 sees a growing vocabulary). Latency depends on size
 and shape, not on which texts they are. Every timing of one size comes from the same run.
 """
 
@@ -80,7 +81,7 @@ def _build(
         for doc_no, start in enumerate(range(0, size, CHUNKS_PER_DOC)):
             rows = [(start + i) % len(texts) for i in range(CHUNKS_PER_DOC)]
             tag = f"copy{(start // len(texts))}"
-            chunk_texts = [f"{texts[r]} {tag}" for r in rows]
+            chunk_texts = [f"{_variant(texts[r], rng)} {tag}" for r in rows]
             noisy = vectors[rows] + rng.normal(0, 0.01, size=(len(rows), encoder.dim))
             noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
             doc = Document(f"d{doc_no}", f"doc {doc_no}", f"d{doc_no}.txt", f"/bench/d{doc_no}",
@@ -90,6 +91,13 @@ def _build(
         manifest = writer.commit()
     print(f"\n{size} chunks built in {time.perf_counter() - began:.0f} s "
           f"(language projection: {manifest.language_projection})")  # fmt: skip
+
+
+def _variant(text: str, rng: np.random.Generator) -> str:
+    """A copy with a fifth of its words dropped: similar, not a near-duplicate to collapse."""
+    words = text.split()
+    kept = [w for w in words if rng.random() > 0.2]
+    return " ".join(kept or words)
 
 
 def _report(

@@ -10,6 +10,8 @@ from retriever.encoder import Encoder
 from retriever.text import script_of, sentence_spans, sparse_tokens
 
 Span = tuple[int, int]
+MAX_EMBEDDED_PASSAGES = 3
+MAX_SENTENCES = 8
 
 
 def best_sentences(
@@ -40,7 +42,10 @@ def _by_embedding(
     best: list[Span | None], unmatched: list[int], texts: Sequence[str],
     spans: list[list[Span]], query_vector: np.ndarray, encoder: Encoder,
 ) -> None:  # fmt: skip
-    sentences = [(i, span) for i in unmatched for span in spans[i]]
+    # bounded: the model call is the costliest step of a query that needs it
+    sentences = [
+        (i, span) for i in unmatched[:MAX_EMBEDDED_PASSAGES] for span in spans[i][:MAX_SENTENCES]
+    ]
     if not sentences:
         return
     vectors = encoder.encode_passages([texts[i][s:e] for i, (s, e) in sentences])

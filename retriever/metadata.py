@@ -59,6 +59,7 @@ class ChunkRow:
     chunk: Chunk
     text_hash: str
     document: DocumentRow
+    tokens: frozenset[str]  # the sparse tokens stored at ingest, to compare passages cheaply
 
 
 class MetadataDB:
@@ -122,7 +123,7 @@ class MetadataDB:
         marks = ",".join("?" * len(ids))
         sql = (
             f"SELECT c.chunk_id, c.doc_id, c.ordinal, c.text, c.char_start, c.char_end, c.page,"
-            f" c.section, c.text_hash, {_DOC_COLUMNS_D} FROM chunks c"
+            f" c.section, c.text_hash, c.tokens, {_DOC_COLUMNS_D} FROM chunks c"
             f" JOIN documents d ON c.doc_id = d.doc_id WHERE c.chunk_id IN ({marks})"
         )
         with self._lock:
@@ -206,7 +207,7 @@ def _filter_sql(filters: Mapping[str, Sequence[str]]) -> tuple[str, list[str]]:
 
 
 def _chunk_row(row: tuple[Any, ...]) -> ChunkRow:
-    cid, doc_id, ordinal, text, start, end, page, section, text_hash, *doc = row
+    cid, doc_id, ordinal, text, start, end, page, section, text_hash, tokens, *doc = row
     chunk = Chunk(
         doc_id=doc_id,
         ordinal=ordinal,
@@ -217,4 +218,4 @@ def _chunk_row(row: tuple[Any, ...]) -> ChunkRow:
         section=section,
         chunk_id=cid,
     )
-    return ChunkRow(chunk=chunk, text_hash=text_hash, document=DocumentRow(*doc))
+    return ChunkRow(chunk, text_hash, DocumentRow(*doc), frozenset(str(tokens).split()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -104,6 +104,7 @@ class Passage:
     score: float
     citation: Citation
     highlight: tuple[int, int] | None = None  # the best sentence, as offsets within `text`
+    tokens: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         highlight = None

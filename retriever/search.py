@@ -9,7 +9,7 @@ allowed chunks before any retriever ranks them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from retriever.highlight import best_sentences
 from retriever.records import Citation, Passage
 from retriever.reranker import Reranker
 from retriever.store import Snapshot
-from retriever.text import script_of, sparse_tokens
+from retriever.text import script_of
 
 MODES = ("dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank")
 CANDIDATES = 100  # per retriever before fusion; also the reranker's pool
@@ -114,13 +114,26 @@ def search(
     base = "hybrid" if mode == "hybrid+rerank" else mode
     allowed = snapshot.allowed_ids(filters)
     rankings, stages = rank_many(snapshot, [question], vector, base, CANDIDATES, allowed)
-    passages = _passages(snapshot, rankings[0])
     if reranker is not None and mode == "hybrid+rerank":
-        passages = _rerank(reranker, question, passages)
+        pool = _rerank(reranker, question, _passages(snapshot, rankings[0]))
         stages.append("rerank")
-    passages = _without_near_duplicates(passages)[:k]
+        passages = _without_near_duplicates(pool, k)
+    else:
+        passages = _top_distinct(snapshot, rankings[0], k)
     query_vector = None if vector is None else vector[0]
     return SearchResult(_highlighted(passages, question, query_vector, encoder), mode, stages)
+
+
+def _top_distinct(snapshot: Snapshot, ranking: ChunkRanking, k: int) -> list[Passage]:
+    """The first k passages that are not near-duplicates of a better one; rows are read a few
+    at a time, since most questions need little more than k."""
+    seen = 0
+    kept: list[Passage] = []
+    while len(kept) < k and seen < len(ranking):
+        batch = ranking[seen : seen + 2 * k]
+        seen += len(batch)
+        kept = _without_near_duplicates(kept + _passages(snapshot, batch), k)
+    return kept
 
 
 def _passages(snapshot: Snapshot, ranking: ChunkRanking) -> list[Passage]:
@@ -132,32 +145,27 @@ def _passages(snapshot: Snapshot, ranking: ChunkRanking) -> list[Passage]:
             continue
         doc = row.document
         citation = Citation.build(doc.doc_id, doc.title, doc.source, row.chunk)
-        passages.append(Passage(chunk_id, row.chunk.text, score, citation))
+        passages.append(Passage(chunk_id, row.chunk.text, score, citation, tokens=row.tokens))
     return passages
 
 
 def _rerank(reranker: Reranker, question: str, passages: list[Passage]) -> list[Passage]:
     scores = reranker.score(question, [p.text for p in passages])
-    rescored = [
-        Passage(p.chunk_id, p.text, float(s), p.citation)
-        for p, s in zip(passages, scores, strict=True)
-    ]
+    rescored = [replace(p, score=float(s)) for p, s in zip(passages, scores, strict=True)]
     return sorted(rescored, key=lambda p: -p.score)
 
 
-def _without_near_duplicates(passages: list[Passage]) -> list[Passage]:
+def _without_near_duplicates(passages: list[Passage], k: int) -> list[Passage]:
     kept: list[Passage] = []
-    kept_tokens: list[set[str]] = []
     for passage in passages:
-        tokens = set(sparse_tokens(passage.text))
-        if any(_jaccard(tokens, other) >= NEAR_DUPLICATE for other in kept_tokens):
-            continue
-        kept.append(passage)
-        kept_tokens.append(tokens)
+        if len(kept) == k:
+            break
+        if not any(_jaccard(passage.tokens, other.tokens) >= NEAR_DUPLICATE for other in kept):
+            kept.append(passage)
     return kept
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 1.0 if a == b else 0.0
     return len(a & b) / len(a | b)
@@ -167,7 +175,4 @@ def _highlighted(
     passages: list[Passage], question: str, query_vector: np.ndarray | None, encoder: Encoder
 ) -> list[Passage]:
     spans = best_sentences([p.text for p in passages], question, query_vector, encoder)
-    return [
-        Passage(p.chunk_id, p.text, p.score, p.citation, highlight=span)
-        for p, span in zip(passages, spans, strict=True)
-    ]
+    return [replace(p, highlight=span) for p, span in zip(passages, spans, strict=True)]
