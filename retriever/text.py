@@ -19,7 +19,7 @@ _CODE_PARTS = re.compile(r"[-./_·]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 
-_SENTENCE_END = re.compile(r"[。！？；!?;]+[」』）)\"']*|[.](?=\s)")
+_SENTENCE_END = re.compile(r"[。！？；!?;]+[」』）)\"']*|(?<!\d)[.](?=\s)|\n+")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
 
 LANGUAGES = ("zh-Hant", "zh-Hans", "zh", "en", "mixed", "other")
@@ -78,7 +78,8 @@ def detect_language(text: str) -> str:
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans in text[start:end], cut after Chinese or English sentence punctuation."""
+    """Sentence spans in text[start:end], cut after Chinese or English sentence punctuation and
+    at line ends (an SOP step is a line); "1." numbering a step does not end a sentence."""
     end = len(text) if end is None else end
     spans, pos = [], start
     for match in _SENTENCE_END.finditer(text, start, end):

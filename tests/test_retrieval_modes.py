@@ -13,6 +13,7 @@ from retriever.highlight import best_sentences
 from retriever.language_space import language_direction, project_out
 from retriever.search import _visibility
 from retriever.store import FaissStore
+from retriever.text import sentence_spans
 from service.app import create_app
 from service.runtime import Runtime
 from service.settings import Settings
@@ -152,3 +153,15 @@ def test_bm25_counts_for_less_when_the_dense_answers_are_in_the_other_script() -
     dense = [(2, 0.9), (3, 0.8), (1, 0.7), (4, 0.6)]
     assert _visibility(Scripts(), "上鎖步驟", dense) == 0.5  # type: ignore[arg-type]
     assert _visibility(Scripts(), "lockout steps", dense[:2]) == 1.0  # type: ignore[arg-type]
+
+
+def test_sentences_end_at_punctuation_and_lines_not_at_step_numbers() -> None:
+    text = "## 4. 調機步驟\n\n1. 確認毛邊位置。拍照記錄。\n2. Check the mold. Clean it!"
+    pieces = [text[s:e].strip() for s, e in sentence_spans(text)]
+    assert pieces == [
+        "## 4. 調機步驟",
+        "1. 確認毛邊位置。",
+        "拍照記錄。",
+        "2. Check the mold.",
+        "Clean it!",
+    ]
