@@ -57,6 +57,8 @@ def _by_embedding(
 
 
 def _trimmed_spans(text: str) -> list[Span]:
+    """Sentences without surrounding space; a Markdown heading names the section, it does not
+    answer, so headings are only candidates when a passage has nothing else."""
     trimmed = []
     for start, end in sentence_spans(text):
         while start < end and text[start].isspace():
@@ -64,4 +66,5 @@ def _trimmed_spans(text: str) -> list[Span]:
         while end > start and text[end - 1].isspace():
             end -= 1
         trimmed.append((start, end))
-    return trimmed
+    body = [(s, e) for s, e in trimmed if not text.startswith("#", s)]
+    return body or trimmed
