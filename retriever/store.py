@@ -27,7 +27,7 @@ from retriever.generation import SearchIndexes, write_derived
 from retriever.metadata import ChunkRow, DocumentRow, MetadataDB
 from retriever.records import Chunk, Document
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: sparse tokens of two characters or more
 KEEP_GENERATIONS = 2  # the live one and its predecessor, which open readers may still use
 
 

@@ -16,6 +16,7 @@ from retriever.lazy import require
 _CODE = r"[a-z0-9]+(?:(?:[-./_·]|(?<=\d)x(?=\d))[a-z0-9]+)+"
 _TOKEN = re.compile(rf"{_CODE}|[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _CODE_PARTS = re.compile(r"[-./_·]")
+_JOINERS = re.compile(r"[-/_·]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 
@@ -47,16 +48,19 @@ def fold_chinese(text: str) -> str:
 
 
 def sparse_tokens(text: str) -> list[str]:
-    """Lower-cased English stems without stopwords, codes whole and in parts, CJK 1- and 2-grams."""
+    """Lower-cased English stems of two letters or more without stopwords, codes whole and in
+    parts, CJK unigrams and bigrams."""
     tokens: list[str] = []
     stopwords = _stopwords()
     for match in _TOKEN.findall(fold_chinese(text.lower())):
         if _CJK.match(match):
             tokens.extend(match)
             tokens.extend(match[i : i + 2] for i in range(len(match) - 1))
-        elif match not in stopwords:
+        elif match not in stopwords and len(match) > 1:  # "s" of "TV's", step "1": noise
             tokens.append(match)
-            if not match.isalnum():  # a code: its parts too, so "IL-6" also matches "IL6 / 6"
+            if not match.isalnum():  # a code: also joined and in parts, so E-203 meets E203
+                joined = _JOINERS.sub("", match)  # not "." : M6x1.0 is not M6x10
+                tokens.extend([joined] if joined != match else [])
                 tokens.extend(p for p in _CODE_PARTS.split(match) if len(p) > 1)
     stemmer = _stemmer()
     return [t if _CJK.match(t) or not t.isalpha() else stemmer.stemWord(t) for t in tokens]

@@ -13,7 +13,7 @@ from retriever.highlight import best_sentences
 from retriever.language_space import language_direction, project_out
 from retriever.search import _visibility
 from retriever.store import FaissStore
-from retriever.text import sentence_spans
+from retriever.text import sentence_spans, sparse_tokens
 from service.app import create_app
 from service.runtime import Runtime
 from service.settings import Settings
@@ -165,3 +165,11 @@ def test_sentences_end_at_punctuation_and_lines_not_at_step_numbers() -> None:
         "2. Check the mold.",
         "Clean it!",
     ]
+
+
+def test_sparse_tokens_keep_codes_and_fold_scripts() -> None:
+    tokens = sparse_tokens("Error E-203 on the TV's M6x1.0 bolt: 電動起子")
+    assert {"e-203", "e203", "203", "m6x1.0", "tv", "error", "bolt"} <= set(tokens)
+    assert "s" not in tokens and "the" not in tokens
+    assert {"电", "动", "电动", "起子"} <= set(tokens)  # folded to one script
+    assert set(sparse_tokens("电动起子")) <= set(tokens)
