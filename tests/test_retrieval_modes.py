@@ -173,3 +173,9 @@ def test_sparse_tokens_keep_codes_and_fold_scripts() -> None:
     assert "s" not in tokens and "the" not in tokens
     assert {"电", "动", "电动", "起子"} <= set(tokens)  # folded to one script
     assert set(sparse_tokens("电动起子")) <= set(tokens)
+
+
+def test_highlight_prefers_a_body_sentence_to_the_heading() -> None:
+    text = "## 4. 調機步驟\n1. 確認毛邊位置。\n2. 降低射出壓力。"
+    (span,) = best_sentences([text], "調機步驟 毛邊", None, None)
+    assert span is not None and text[span[0] : span[1]] == "1. 確認毛邊位置。"
