@@ -130,3 +130,19 @@ def test_another_model_cannot_write_or_read_the_index(tmp_path: Path, corpus_cop
     assert snapshot is not None
     with pytest.raises(ModelMismatchError):
         search(snapshot, OtherModel(), "lockout", k=3)
+
+
+def test_an_encrypted_pdf_is_reported_as_such(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.encrypt(user_password="secret", algorithm="RC4-128")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    with (folder / "locked.pdf").open("wb") as handle:
+        writer.write(handle)
+    (folder / "ok.md").write_text("# OK\nreadable text\n")
+    summary = ingest([folder], FaissStore(tmp_path / "home"), FakeEncoder())
+    assert (summary.added, summary.failed) == (1, 1)
+    assert summary.failures[0]["reason"] == "encrypted PDF (password required)"
