@@ -10,7 +10,6 @@ points CURRENT at it, so a crash at any point leaves the previous generation loa
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -18,11 +17,19 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from retriever.faiss_index import VectorIndex
+from retriever.fsutil import (
+    LockBusy,
+    acquire_lock,
+    atomic_write,
+    fsync_tree,
+    prune_generations,
+    remove_stale_staging,
+)
 from retriever.generation import SearchIndexes, write_derived
 from retriever.metadata import ChunkRow, DocumentRow, MetadataDB
 from retriever.records import Chunk, Document
@@ -35,12 +42,12 @@ class StoreError(RuntimeError):
     """The index cannot be opened or written."""
 
 
-class ModelMismatchError(StoreError):
-    """The index was built with another embedding model."""
-
-
 class WriterBusyError(StoreError):
     """Another ingest holds the writer lock."""
+
+
+class ModelMismatchError(StoreError):
+    """The index was built with another embedding model."""
 
 
 @dataclass(frozen=True)
@@ -169,9 +176,14 @@ class StoreWriter:
     def __init__(self, store: FaissStore, model: str, dim: int) -> None:
         self._store = store
         store.root.mkdir(parents=True, exist_ok=True)
-        self._lock = _acquire_lock(store.root / ".writer.lock")
         try:
-            _remove_stale_staging(store.root)
+            self._lock = acquire_lock(store.root / ".writer.lock")
+        except LockBusy as exc:
+            raise WriterBusyError(
+                f"another ingest is writing to {store.root}; wait for it to finish"
+            ) from exc
+        try:
+            remove_stale_staging(store.root)
             self._open_staging(model, dim)
         except BaseException:
             self._lock.close()
@@ -250,12 +262,12 @@ class StoreWriter:
         )
         self.vectors.write(self._staging / "vectors.faiss")
         (self._staging / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2))
-        _fsync_tree(self._staging)
+        fsync_tree(self._staging)
         final = self._store.root / f"gen-{self.manifest.generation:06d}"
         shutil.rmtree(final, ignore_errors=True)  # leftover of a crash after rename, never live
         os.replace(self._staging, final)
-        _atomic_write(self._store.root / "CURRENT", final.name)
-        _prune_generations(self._store.root, keep=KEEP_GENERATIONS)
+        atomic_write(self._store.root / "CURRENT", final.name)
+        prune_generations(self._store.root, keep=KEEP_GENERATIONS)
         self._lock.close()
         return self.manifest
 
@@ -282,55 +294,3 @@ def _read_manifest(path: Path) -> Manifest:
             f"this Shifu reads format {FORMAT_VERSION}; re-ingest into a new home"
         )
     return Manifest(**data)
-
-
-def _acquire_lock(path: Path) -> IO[str]:
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.close()
-        raise WriterBusyError(
-            f"another ingest is writing to {path.parent}; wait for it to finish"
-        ) from exc
-    return handle
-
-
-def _remove_stale_staging(root: Path) -> None:
-    """Staging folders left by a crashed writer; we hold the lock, so none is in use."""
-    for leftover in root.glob(".gen-*.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _prune_generations(root: Path, keep: int) -> None:
-    generations = sorted(p for p in root.glob("gen-*") if p.is_dir())
-    for old in generations[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _atomic_write(path: Path, content: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for item in folder.iterdir():
-        if item.is_dir():
-            _fsync_tree(item)
-            continue
-        with item.open("rb") as handle:
-            os.fsync(handle.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
