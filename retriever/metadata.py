@@ -166,12 +166,6 @@ class MetadataDB:
             ],
         )  # fmt: skip
 
-    def chunk_tokens(self, chunk_id: int) -> set[str]:
-        with self._lock:
-            row = self._conn.execute("SELECT tokens FROM chunks WHERE chunk_id = ?", (chunk_id,))
-            found = row.fetchone()
-        return set(str(found[0]).split()) if found else set()
-
     def chunk_scripts(self) -> dict[int, str]:
         with self._lock:
             rows = self._conn.execute("SELECT chunk_id, script FROM chunks").fetchall()

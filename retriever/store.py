@@ -88,8 +88,6 @@ class Snapshot(Protocol):
 
     def scripts(self) -> dict[int, str]: ...
 
-    def chunk_tokens(self, chunk_id: int) -> set[str]: ...
-
     def documents(self) -> list[DocumentRow]: ...
 
     def close(self) -> None: ...
@@ -109,16 +107,8 @@ class FaissSnapshot:
             self._scripts = self.meta.chunk_scripts()
         return self._scripts
 
-    def chunk_tokens(self, chunk_id: int) -> set[str]:
-        return self.meta.chunk_tokens(chunk_id)
-
     def allowed_ids(self, filters: Mapping[str, Sequence[str]] | None) -> list[int] | None:
         return self.meta.chunk_ids_where(filters) if filters else None
-
-    def search(
-        self, vector: np.ndarray, k: int, filters: Mapping[str, Sequence[str]] | None = None
-    ) -> list[tuple[int, float]]:
-        return self.dense_many(vector.reshape(1, -1), k, self.allowed_ids(filters))[0]
 
     def dense_many(
         self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
