@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retriever.records import Chunk, Document
-from retriever.text import sentence_spans
+from retriever.text import sentence_spans, strip_span
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -48,7 +48,7 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig) -
     units = _units(doc, count, config.max_tokens)
     chunks: list[Chunk] = []
     for group in _pack(units, config):
-        start, end = _strip_span(text, group[0].start, group[-1].end)
+        start, end = strip_span(text, group[0].start, group[-1].end)
         if start >= end:
             continue
         page = _page_of(doc, start) if doc.kind == "pdf" else None
@@ -161,14 +161,6 @@ def _overlap_tail(previous: list[_Unit], config: ChunkingConfig, incoming: int) 
     if size + incoming > config.max_tokens:
         return []
     return tail
-
-
-def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _page_of(doc: Document, offset: int) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from retriever.encoder import Encoder
-from retriever.text import script_of, sentence_spans, sparse_tokens
+from retriever.text import script_of, sentence_spans, sparse_tokens, strip_span
 
 Span = tuple[int, int]
 MAX_EMBEDDED_PASSAGES = 3
@@ -59,12 +59,6 @@ def _by_embedding(
 def _trimmed_spans(text: str) -> list[Span]:
     """Sentences without surrounding space; a Markdown heading names the section, it does not
     answer, so headings are only candidates when a passage has nothing else."""
-    trimmed = []
-    for start, end in sentence_spans(text):
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        trimmed.append((start, end))
+    trimmed = [strip_span(text, start, end) for start, end in sentence_spans(text)]
     body = [(s, e) for s, e in trimmed if not text.startswith("#", s)]
     return body or trimmed

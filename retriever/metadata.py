@@ -130,11 +130,11 @@ class MetadataDB:
             rows = self._conn.execute(sql, ids).fetchall()
         return {row[0]: _chunk_row(row) for row in rows}
 
-    def all_chunks(self) -> list[tuple[int, str, str]]:
-        """(chunk id, doc id, text) of every chunk, for building whole-index structures."""
+    def chunk_docs(self) -> dict[int, str]:
+        """Doc id of every chunk, to map chunk hits back to documents."""
         with self._lock:
-            rows = self._conn.execute("SELECT chunk_id, doc_id, text FROM chunks ORDER BY chunk_id")
-            return [(int(cid), str(doc), str(text)) for cid, doc, text in rows.fetchall()]
+            rows = self._conn.execute("SELECT chunk_id, doc_id FROM chunks").fetchall()
+        return {int(cid): str(doc) for cid, doc in rows}
 
     def count_chunks(self) -> int:
         with self._lock:

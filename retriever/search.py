@@ -65,23 +65,22 @@ def rank_many(
             "bm25",
             "fusion:rrf",
         ]
-    fused = [
-        zscore_fusion(
-            [d, s], pool, [_never, _other_script(snapshot, q)], [1.0, _visibility(snapshot, q, d)]
-        )
-        for q, d, s in zip(questions, dense, sparse, strict=True)
-    ]
+    scripts = snapshot.scripts()
+    fused = []
+    for question, d, s in zip(questions, dense, sparse, strict=True):
+        script = script_of(question)
+        blind = [_never, _outside(scripts, script)]
+        fused.append(zscore_fusion([d, s], pool, blind, [1.0, _visibility(scripts, script, d)]))
     return fused, ["dense", "bm25", "fusion:zscore"]
 
 
-def _visibility(snapshot: Snapshot, question: str, dense: ChunkRanking) -> float:
+def _visibility(scripts: Mapping[int, str], script: str, dense: ChunkRanking) -> float:
     """How much of the dense evidence BM25 can see: the share of the top dense hits written in
     the question's script. 1 in a one-language index; lower when the answers the embedder finds
     are in the other language, where BM25's matches can only be incidental."""
     top = dense[:VISIBILITY_DEPTH]
     if not top:
         return 1.0
-    script, scripts = script_of(question), snapshot.scripts()
     return sum(scripts.get(chunk_id) == script for chunk_id, _ in top) / len(top)
 
 
@@ -89,10 +88,8 @@ def _never(item: int) -> bool:
     return False
 
 
-def _other_script(snapshot: Snapshot, question: str) -> Callable[[int], bool]:
+def _outside(scripts: Mapping[int, str], script: str) -> Callable[[int], bool]:
     """BM25 cannot match a Chinese question to an English passage or the reverse."""
-    script = script_of(question)
-    scripts = snapshot.scripts()
     return lambda chunk_id: scripts.get(chunk_id, script) != script
 
 

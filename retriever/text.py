@@ -94,6 +94,15 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without the whitespace at either end."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
 def script_of(text: str) -> str:
     """'zh' when Chinese characters make up a quarter of the letters or more, else 'en'.
 

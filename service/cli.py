@@ -96,7 +96,9 @@ def _print_summary(data: dict[str, Any]) -> None:
 def query_cmd(
     question: Annotated[str, typer.Argument(help="the question")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="passages to return")] = 5,
-    mode: Annotated[str, typer.Option(help="dense, bm25, hybrid or hybrid+rerank")] = "hybrid",
+    mode: Annotated[
+        str, typer.Option(help="dense, bm25, hybrid, hybrid-rrf or hybrid+rerank")
+    ] = "hybrid",
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -133,7 +135,7 @@ def eval_cmd(
     dataset: Annotated[Path, typer.Argument(help="folder in BEIR layout")],
     mode: Annotated[
         list[str] | None,
-        typer.Option("--mode", help="dense, bm25, hybrid, hybrid+rerank (repeatable)"),
+        typer.Option("--mode", help="dense, bm25, hybrid, hybrid-rrf, hybrid+rerank (repeatable)"),
     ] = None,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="cut-off of nDCG/R/RR")] = 10,
     home: HomeOption = None,

@@ -83,7 +83,7 @@ class _Context:
     ) -> None:  # fmt: skip
         self.dataset, self.snapshot, self.encoder = dataset, snapshot, encoder
         self.progress, self.reranker = progress, reranker
-        self.doc_of = {cid: doc for cid, doc, _ in snapshot.meta.all_chunks()}
+        self.doc_of = snapshot.meta.chunk_docs()
         self.questions = [q.text for q in dataset.queries]
         self._vectors: np.ndarray | None = None
         self.encode_seconds = 0.0

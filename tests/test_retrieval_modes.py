@@ -146,13 +146,10 @@ def test_highlight_in_another_script_asks_the_embedder() -> None:
 
 
 def test_bm25_counts_for_less_when_the_dense_answers_are_in_the_other_script() -> None:
-    class Scripts:
-        def scripts(self) -> dict[int, str]:
-            return {1: "zh", 2: "en", 3: "en", 4: "zh"}
-
+    scripts = {1: "zh", 2: "en", 3: "en", 4: "zh"}
     dense = [(2, 0.9), (3, 0.8), (1, 0.7), (4, 0.6)]
-    assert _visibility(Scripts(), "上鎖步驟", dense) == 0.5  # type: ignore[arg-type]
-    assert _visibility(Scripts(), "lockout steps", dense[:2]) == 1.0  # type: ignore[arg-type]
+    assert _visibility(scripts, "zh", dense) == 0.5
+    assert _visibility(scripts, "en", dense[:2]) == 1.0
 
 
 def test_sentences_end_at_punctuation_and_lines_not_at_step_numbers() -> None:
