@@ -86,7 +86,7 @@ def _build(
             noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
             doc = Document(f"d{doc_no}", f"doc {doc_no}", f"d{doc_no}.txt", f"/bench/d{doc_no}",
                            "h", "text", ("\n".join(chunk_texts),))  # fmt: skip
-            chunks = [Chunk(doc.doc_id, i, t, 0, len(t)) for i, t in enumerate(chunk_texts)]
+            chunks = [Chunk(doc.key, i, t, 0, len(t)) for i, t in enumerate(chunk_texts)]
             writer.put_document(doc, chunks, noisy.astype(np.float32))
         manifest = writer.commit()
     print(f"\n{size} chunks built in {time.perf_counter() - began:.0f} s "

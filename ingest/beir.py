@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retriever.records import Document
+from ingest.docmeta import MetaError, checked
+from retriever.records import DocMeta, Document
 
 
 class DatasetError(ValueError):
@@ -26,6 +27,7 @@ class CorpusEntry:
     corpus_id: str
     title: str
     text: str
+    meta: DocMeta = field(default_factory=DocMeta)  # the entry's optional "metadata"
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,14 @@ def corpus_documents(dataset: BeirDataset) -> Iterator[Document]:
     for entry in dataset.corpus:
         text = entry.text if entry.text.strip() else entry.title
         yield Document(
-            doc_id=entry.corpus_id,
+            key=entry.corpus_id,
             title=entry.title,
             source=entry.corpus_id,
             path=f"beir:{dataset.name}/{entry.corpus_id}",
             content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             kind="text",
             pages=(text,),
+            meta=entry.meta,
         )
 
 
@@ -105,7 +108,20 @@ def _corpus_entry(path: Path, line: int, row: dict[str, Any]) -> CorpusEntry:
     title = row.get("title") or ""
     if not isinstance(text, str) or not (text.strip() or str(title).strip()):
         raise DatasetError(path, line, f"corpus entry {corpus_id!r} has no text")
-    return CorpusEntry(corpus_id, str(title), text)
+    return CorpusEntry(corpus_id, str(title), text, _entry_meta(path, line, row))
+
+
+def _entry_meta(path: Path, line: int, row: dict[str, Any]) -> DocMeta:
+    """Revision metadata lets an evaluation leave superseded revisions out, as search does."""
+    metadata = row.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise DatasetError(path, line, "metadata must be a JSON object")
+    try:
+        given = checked(metadata).values
+    except MetaError as exc:
+        raise DatasetError(path, line, str(exc)) from exc
+    given.pop("title", None)
+    return DocMeta(**given)
 
 
 def _query(path: Path, line: int, row: dict[str, Any]) -> Query:

@@ -1,23 +1,25 @@
 """Document -> Chunks sized in the embedder's tokens.
 
-Lines are the unit: a chunk never splits a line unless that one line exceeds the budget, in
-which case it is split at sentence ends (Chinese and English punctuation), and only a sentence
-longer than the whole budget is cut by length. Chunks never cross a PDF page (so a citation's
-page is exact) nor a Markdown heading (so a citation's section is exact).
+SOP-like text is first parsed into blocks (headings, whole steps, paragraph lines; see
+structure.py). A step is never split unless it alone exceeds the budget, and then only at
+sentence ends (Chinese and English punctuation); only a sentence longer than the whole budget
+is cut by length. Chunks never cross a PDF page (a citation's page is exact) nor a heading (its
+section is exact); overlap between chunks repeats paragraph lines, never a whole step.
+Transcripts are chunked by exchange: an interviewer's question stays with the answer it
+prompted, and a long answer continues in further chunks that carry the question as context.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from retriever.records import Chunk, Document
+from ingest.structure import Block, Line, parse_blocks
+from retriever.records import Chunk, Document, StepSpan
 from retriever.text import sentence_spans, strip_span
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
-
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+MAX_CONTEXT_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -33,35 +35,41 @@ class ChunkingConfig:
 
 
 @dataclass(frozen=True)
-class _Unit:
-    """A line (or a piece of an over-long line) with its span in Document.text."""
+class Unit:
+    """A block, or a sentence piece of an over-long one, with its span in Document.text."""
 
     start: int
     end: int
     tokens: int
     section: str | None
-    breaks_before: bool  # a heading or page start: no chunk may span it
+    step: str | None
+    breaks_before: bool  # no chunk may span the boundary before this unit
+    turn: int | None = None  # index into Document.turns
 
 
 def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig) -> list[Chunk]:
-    text = doc.text
-    units = _units(doc, count, config.max_tokens)
+    if doc.turns:
+        from ingest.chunk_turns import chunk_transcript
+
+        return chunk_transcript(doc, count, config)
+    blocks = parse_blocks(document_lines(doc), doc.kind in ("markdown", "docx"), doc.kind == "pdf")
     chunks: list[Chunk] = []
-    for group in _pack(units, config):
-        start, end = strip_span(text, group[0].start, group[-1].end)
-        if start >= end:
-            continue
-        page = _page_of(doc, start) if doc.kind == "pdf" else None
-        # a group never spans a heading, so all its units share one section
-        section = group[0].section
-        chunks.append(
-            Chunk(doc.doc_id, len(chunks), text[start:end], start, end, page, section,
-                  context=chunk_context(doc.title, section))
-        )  # fmt: skip
+    for group in pack(units_of(doc.text, blocks, count, config.max_tokens), config):
+        chunk = make_chunk(doc, group, len(chunks), group[0].section)
+        if chunk is not None:
+            chunks.append(chunk)
     return chunks
 
 
-MAX_CONTEXT_CHARS = 200
+def make_chunk(doc: Document, group: list[Unit], ordinal: int, context: str | None) -> Chunk | None:
+    start, end = strip_span(doc.text, group[0].start, group[-1].end)
+    if start >= end:
+        return None
+    page = _page_of(doc, start) if doc.kind == "pdf" else None
+    # a group never spans a heading, so all its units share one section
+    steps = _step_spans(group, start, end)
+    return Chunk(doc.key, ordinal, doc.text[start:end], start, end, page, group[0].section,
+                 context=chunk_context(doc.title, context), steps=steps)  # fmt: skip
 
 
 def chunk_context(title: str, section: str | None) -> str:
@@ -72,59 +80,52 @@ def chunk_context(title: str, section: str | None) -> str:
     return " > ".join(p for p in parts if p)[:MAX_CONTEXT_CHARS]
 
 
-def _units(doc: Document, count: TokenCounter, max_tokens: int) -> list[_Unit]:
-    spans: list[tuple[int, int, str | None, bool]] = []
-    section_path: list[str] = []
+def _step_spans(group: list[Unit], start: int, end: int) -> tuple[StepSpan, ...]:
+    spans: list[StepSpan] = []
+    for unit in group:
+        if unit.step is None:
+            continue
+        s, e = max(unit.start, start) - start, min(unit.end, end) - start
+        if spans and spans[-1][2] == unit.step:
+            spans[-1] = (spans[-1][0], e, unit.step)
+        elif e > s:
+            spans.append((s, e, unit.step))
+    return tuple(spans)
+
+
+def document_lines(doc: Document) -> list[Line]:
+    lines: list[Line] = []
     for page_start, page in zip(doc.page_offsets(), doc.pages, strict=True):
-        first_line = True
-        for start, end in _line_spans(page):
-            line = page[start:end]
-            heading = _HEADING.match(line.strip()) if doc.kind == "markdown" else None
-            if heading:
-                depth = len(heading.group(1))
-                section_path = [*section_path[: depth - 1], heading.group(2)]
-            section = " > ".join(section_path) or None
-            spans.append(
-                (page_start + start, page_start + end, section, first_line or bool(heading))
-            )
-            first_line = False
-    tokens = count([doc.text[s:e] for s, e, _, _ in spans])
-    units: list[_Unit] = []
-    for (start, end, section, brk), n in zip(spans, tokens, strict=True):
-        if n <= max_tokens:
-            units.append(_Unit(start, end, n, section, brk))
-        else:
-            units.extend(_split_long(doc.text, start, end, section, brk, count, max_tokens))
+        pos, blank, first = 0, False, True
+        for raw in page.splitlines(keepends=True):
+            if raw.strip():
+                lines.append(Line(page_start + pos, page_start + pos + len(raw), raw, first,
+                                  blank, raw[:1] in (" ", "\t", "\u3000")))  # fmt: skip
+                blank, first = False, False
+            else:
+                blank = True
+            pos += len(raw)
+    return lines
+
+
+def units_of(text: str, blocks: list[Block], count: TokenCounter, max_tokens: int) -> list[Unit]:
+    tokens = count([text[b.start : b.end] for b in blocks])
+    units: list[Unit] = []
+    for block, n in zip(blocks, tokens, strict=True):
+        unit = Unit(block.start, block.end, n, block.section, block.step, block.breaks_before)
+        units.extend(split_long(text, unit, count, max_tokens) if n > max_tokens else [unit])
     return units
 
 
-def _line_spans(text: str) -> list[tuple[int, int]]:
-    spans, pos = [], 0
-    for line in text.splitlines(keepends=True):
-        if line.strip():
-            spans.append((pos, pos + len(line)))
-        pos += len(line)
-    return spans
-
-
-def _split_long(
-    text: str,
-    start: int,
-    end: int,
-    section: str | None,
-    brk: bool,
-    count: TokenCounter,
-    max_tokens: int,
-) -> list[_Unit]:
-    pieces = sentence_spans(text, start, end)
+def split_long(text: str, unit: Unit, count: TokenCounter, max_tokens: int) -> list[Unit]:
+    pieces = sentence_spans(text, unit.start, unit.end)
     tokens = count([text[s:e] for s, e in pieces])
-    units: list[_Unit] = []
+    units: list[Unit] = []
     for (s, e), n in zip(pieces, tokens, strict=True):
-        if n > max_tokens:
-            for cs, ce in _length_cuts(s, e, n, max_tokens):
-                units.append(_Unit(cs, ce, max_tokens, section, brk and not units))
-        else:
-            units.append(_Unit(s, e, n, section, brk and not units))
+        cuts = _length_cuts(s, e, n, max_tokens) if n > max_tokens else [(s, e)]
+        for cs, ce in cuts:
+            units.append(Unit(cs, ce, min(n, max_tokens), unit.section, unit.step,
+                              unit.breaks_before and not units, unit.turn))  # fmt: skip
     return units
 
 
@@ -134,14 +135,14 @@ def _length_cuts(start: int, end: int, tokens: int, max_tokens: int) -> list[tup
     return [(s, min(s + step, end)) for s in range(start, end, step)]
 
 
-def _pack(units: list[_Unit], config: ChunkingConfig) -> list[list[_Unit]]:
-    groups: list[list[_Unit]] = []
-    current: list[_Unit] = []
+def pack(units: list[Unit], config: ChunkingConfig) -> list[list[Unit]]:
+    groups: list[list[Unit]] = []
+    current: list[Unit] = []
     size = 0
     for unit in units:
         if current and (unit.breaks_before or size + unit.tokens > config.max_tokens):
             groups.append(current)
-            current = [] if unit.breaks_before else _overlap_tail(current, config, unit.tokens)
+            current = [] if unit.breaks_before else _overlap_tail(current, config, unit)
             size = sum(u.tokens for u in current)
         current.append(unit)
         size += unit.tokens
@@ -150,15 +151,17 @@ def _pack(units: list[_Unit], config: ChunkingConfig) -> list[list[_Unit]]:
     return groups
 
 
-def _overlap_tail(previous: list[_Unit], config: ChunkingConfig, incoming: int) -> list[_Unit]:
-    tail: list[_Unit] = []
+def _overlap_tail(previous: list[Unit], config: ChunkingConfig, incoming: Unit) -> list[Unit]:
+    """Trailing paragraph lines (or sentences of the step being split) worth repeating."""
+    tail: list[Unit] = []
     size = 0
     for unit in reversed(previous):
-        if size + unit.tokens > config.overlap_tokens:
+        own_step = unit.step is not None and unit.step == incoming.step
+        if size + unit.tokens > config.overlap_tokens or (unit.step is not None and not own_step):
             break
         tail.insert(0, unit)
         size += unit.tokens
-    if size + incoming > config.max_tokens:
+    if size + incoming.tokens > config.max_tokens:
         return []
     return tail
 

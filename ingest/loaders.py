@@ -8,10 +8,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from retriever.records import Document
+from ingest import transcripts
+from ingest.decode import DecodeError, decode_text
+from ingest.defaults import with_defaults
+from ingest.docmeta import MetaError, checked, read_sidecar, sidecar_path, split_front_matter
+from ingest.docx_text import DocxError, docx_text
+from retriever.records import Document, Turn
 
-KINDS = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+KINDS = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text",
+         ".docx": "docx", ".vtt": "vtt", ".srt": "srt"}  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -33,6 +40,23 @@ class SourceFile:
     @property
     def source(self) -> str:
         return self.path.relative_to(self.root).as_posix()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    document: Document
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Extracted:
+    """What a format reader found: text per page, a title, metadata the file states."""
+
+    pages: list[str]
+    title: str | None
+    stated: dict[str, Any]
+    turns: tuple[Turn, ...] = ()
+    kind: str = "text"
 
 
 def discover(paths: list[Path]) -> tuple[list[SourceFile], list[LoadError]]:
@@ -58,47 +82,74 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield path
 
 
-def file_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def source_hash(path: Path, data: bytes) -> str:
+    """The file's bytes and its sidecar's: editing either one re-ingests the document."""
+    digest = hashlib.sha256(data)
+    sidecar = sidecar_path(path)
+    if sidecar is not None:
+        digest.update(b"\x00sidecar\x00" + sidecar.read_bytes())
+    return digest.hexdigest()
 
 
-def load_document(file: SourceFile, data: bytes, doc_id: str) -> Document:
+def load_document(file: SourceFile, data: bytes, key: str) -> Loaded:
     kind = KINDS.get(file.path.suffix.lower())
     if kind is None:
         raise LoadError(file.path, f"unsupported file type {file.path.suffix or '(none)'!r}")
     if not data.strip():
         raise LoadError(file.path, "empty file")
-    if kind == "pdf":
-        pages, title = _pdf_pages(file.path)
-    else:
-        pages, title = _text_pages(file.path, data, kind)
-    if not any(page.strip() for page in pages):
-        reason = "no text layer (scanned PDF?)" if kind == "pdf" else "no text"
-        raise LoadError(file.path, reason)
-    return Document(
-        doc_id=doc_id,
-        title=title or file.path.stem,
-        source=file.source,
-        path=str(file.path),
-        content_hash=file_hash(data),
-        kind=kind,
-        pages=tuple(pages),
-    )
-
-
-def _text_pages(path: Path, data: bytes, kind: str) -> tuple[list[str], str | None]:
-    if b"\x00" in data:
-        raise LoadError(path, "binary file, not text")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LoadError(path, f"not UTF-8 text (byte {exc.start})") from exc
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    title = None
-    if kind == "markdown":
-        match = _MD_TITLE.search(text)
-        title = match.group(1) if match else None
-    return [text], title
+        sidecar = read_sidecar(file.path)
+        extracted = _extract(file.path, data, kind, sidecar)
+        given = checked(extracted.stated, sidecar)
+    except (DecodeError, MetaError, DocxError, transcripts.TranscriptError) as exc:
+        raise LoadError(file.path, str(exc)) from exc
+    if not any(page.strip() for page in extracted.pages):
+        raise LoadError(file.path, "no text layer (scanned PDF?)" if kind == "pdf" else "no text")
+    text = "\n\n".join(extracted.pages)
+    title, meta = with_defaults(given.values, file.path, extracted.title, text, extracted.turns)
+    document = Document(key, title, file.source, str(file.path), source_hash(file.path, data),
+                        extracted.kind, tuple(extracted.pages), meta, extracted.turns)  # fmt: skip
+    return Loaded(document, given.warnings)
+
+
+def _extract(path: Path, data: bytes, kind: str, sidecar: dict[str, Any]) -> _Extracted:
+    if kind == "pdf":
+        pages, title = _pdf_pages(path)
+        return _Extracted(pages, title, {}, kind="pdf")
+    if kind == "docx":
+        text, stated = docx_text(path)
+        return _Extracted([text], None, stated, kind="docx")
+    text, _ = decode_text(data)
+    if kind in ("vtt", "srt"):
+        raw = transcripts.parse_vtt(text) if kind == "vtt" else transcripts.parse_srt(text)
+        return _transcript(raw, {}, sidecar)
+    stated, body = split_front_matter(text)
+    if _is_interview(stated, sidecar, body):
+        return _transcript(transcripts.parse_plain(body), stated, sidecar)
+    match = _MD_TITLE.search(body) if kind == "markdown" else None
+    return _Extracted([body], match.group(1) if match else None, stated, kind=kind)
+
+
+def _is_interview(stated: dict[str, Any], sidecar: dict[str, Any], body: str) -> bool:
+    doc_type = sidecar.get("doc_type", stated.get("doc_type"))
+    if doc_type is not None:
+        return str(doc_type).strip().lower() == "interview"
+    return transcripts.looks_like_transcript(transcripts.parse_plain(body))
+
+
+def _transcript(
+    raw: list[transcripts.RawTurn], stated: dict[str, Any], sidecar: dict[str, Any]
+) -> _Extracted:
+    if not raw:
+        raise transcripts.TranscriptError("no speaker turns found")
+    names = {**stated, **sidecar}
+    interviewee, interviewer = names.get("interviewee"), names.get("interviewer")
+    text, turns = transcripts.render(raw, _name(interviewee), _name(interviewer))
+    return _Extracted([text], None, stated, turns, kind="transcript")
+
+
+def _name(value: object) -> str | None:
+    return str(value).strip() if value else None
 
 
 def _pdf_pages(path: Path) -> tuple[list[str], str | None]:

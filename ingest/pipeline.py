@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ingest.chunking import ChunkingConfig, chunk_document
-from ingest.loaders import LoadError, SourceFile, discover, file_hash, load_document
+from ingest.loaders import Loaded, LoadError, SourceFile, discover, load_document, source_hash
 from retriever.encoder import Encoder
 from retriever.records import Chunk, Document
 from retriever.store import FaissStore, StoreWriter, text_hash
@@ -45,10 +45,16 @@ class IngestSummary:
     seconds: float = 0.0
     generation: int | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    defaulted: dict[str, list[str]] = field(default_factory=dict)  # source -> derived fields
+    superseded: list[str] = field(default_factory=list)  # "doc_id rev X" now superseded
 
     def fail(self, error: LoadError) -> None:
         self.failed += 1
         self.failures.append({"path": str(error.path), "reason": error.reason})
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append({"path": path, "message": message})
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -82,6 +88,7 @@ def ingest(
         _write(pending, writer, encoder, progress or _NoProgress(), summary)
         if prune:
             summary.removed = _prune(writer)
+        summary.superseded = _superseded(writer, pending)
         if summary.added or summary.updated or summary.removed:
             summary.generation = writer.commit().generation
     summary.seconds = time.perf_counter() - began
@@ -102,7 +109,7 @@ def index_documents(
     with store.writer(encoder.name, encoder.dim) as writer:
         pending = [
             _Pending(doc, chunk_document(doc, encoder.count_tokens, config),
-                     is_update=writer.doc_id_taken(doc.doc_id))
+                     is_update=writer.key_taken(doc.key))
             for doc in documents
         ]  # fmt: skip
         _write(pending, writer, encoder, progress or _NoProgress(), summary)
@@ -136,26 +143,51 @@ def _load_changed(
             summary.fail(LoadError(file.path, f"cannot read: {exc.strerror}"))
             continue
         existing = writer.document_by_path(str(file.path))
-        if existing is not None and existing.content_hash == file_hash(data):
+        if existing is not None and existing.content_hash == source_hash(file.path, data):
             summary.unchanged += 1
             continue
-        doc_id = existing.doc_id if existing else _new_doc_id(file, writer)
+        key = existing.key if existing else _new_key(file, writer)
         try:
-            document = load_document(file, data, doc_id)
+            loaded = load_document(file, data, key)
+            _check_revision(loaded.document, writer, pending)
         except LoadError as error:
             summary.fail(error)
             continue
-        chunks = chunk_document(document, encoder.count_tokens, config)
-        pending.append(_Pending(document, chunks, is_update=existing is not None))
+        _note(summary, loaded)
+        chunks = chunk_document(loaded.document, encoder.count_tokens, config)
+        pending.append(_Pending(loaded.document, chunks, is_update=existing is not None))
     return pending
 
 
-def _new_doc_id(file: SourceFile, writer: StoreWriter) -> str:
+def _new_key(file: SourceFile, writer: StoreWriter) -> str:
     """The source path, unless another file already holds it (same name from another root)."""
-    doc_id = file.source
-    if writer.doc_id_taken(doc_id):
-        doc_id = f"{doc_id}~{hashlib.sha256(str(file.path).encode()).hexdigest()[:8]}"
-    return doc_id
+    key = file.source
+    if writer.key_taken(key):
+        key = f"{key}~{hashlib.sha256(str(file.path).encode()).hexdigest()[:8]}"
+    return key
+
+
+def _check_revision(document: Document, writer: StoreWriter, pending: list[_Pending]) -> None:
+    """Two files may hold two revisions of one document, never the same revision twice."""
+    others = [(r.path, r.meta.revision) for r in writer.revisions_of(document.doc_id)]
+    others += [(p.document.path, p.document.meta.revision) for p in pending
+               if p.document.doc_id == document.doc_id]  # fmt: skip
+    for path, revision in others:
+        if path != document.path and revision == document.meta.revision:
+            shown = f"revision {revision}" if revision else "no revision"
+            raise LoadError(
+                Path(document.path),
+                f"doc_id {document.doc_id!r} with {shown} is already stored from {path}; "
+                "give this file another revision or doc_id",
+            )
+
+
+def _note(summary: IngestSummary, loaded: Loaded) -> None:
+    document = loaded.document
+    for warning in loaded.warnings:
+        summary.warn(document.source, warning)
+    if document.meta.defaulted:
+        summary.defaulted[document.source] = list(document.meta.defaulted)
 
 
 def _write(
@@ -165,17 +197,17 @@ def _write(
     progress: Progress,
     summary: IngestSummary,
 ) -> None:
-    reused = {p.document.doc_id: writer.stored_vectors(p.document.doc_id) for p in pending}
+    reused = {p.document.key: writer.stored_vectors(p.document.key) for p in pending}
     to_embed = [
         c.indexed_text
         for p in pending
         for c in p.chunks
-        if text_hash(c.indexed_text) not in reused[p.document.doc_id]
+        if text_hash(c.indexed_text) not in reused[p.document.key]
     ]
     progress.start(len(to_embed))
     fresh = iter(encoder.encode_passages(to_embed, progress=progress.advance))
     for item in pending:
-        known = reused[item.document.doc_id]
+        known = reused[item.document.key]
         vectors = [known.get(text_hash(c.indexed_text)) for c in item.chunks]
         matrix = [v if v is not None else next(fresh) for v in vectors]
         shape = (0, encoder.dim)
@@ -189,8 +221,16 @@ def _write(
     summary.embedded = len(to_embed)
 
 
+def _superseded(writer: StoreWriter, pending: list[_Pending]) -> list[str]:
+    """The revisions that the documents of this batch made (or found) superseded."""
+    writer.mark_superseded()
+    doc_ids = sorted({p.document.doc_id for p in pending})
+    rows = [row for doc_id in doc_ids for row in writer.revisions_of(doc_id)]
+    return [f"{r.doc_id} rev {r.meta.revision or '?'} ({r.source})" for r in rows if r.superseded]
+
+
 def _prune(writer: StoreWriter) -> int:
     gone = [doc for doc in writer.documents() if not Path(doc.path).exists()]
     for doc in gone:
-        writer.delete_document(doc.doc_id)
+        writer.delete_document(doc.key)
     return len(gone)

@@ -1,65 +1,53 @@
-"""SQLite metadata of one index generation: documents and their chunks."""
+"""SQLite metadata of one index generation: documents (with their metadata) and chunks."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from retriever.records import Chunk, Document
+from retriever.rows import (
+    CHUNK_COLUMNS,
+    DOCUMENT_COLUMNS,
+    ChunkRow,
+    DocumentRow,
+    chunk_from,
+    chunk_values,
+    document_row,
+    document_values,
+    revision_order,
+)
 from retriever.text import script_of, sparse_tokens
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    source TEXT NOT NULL,
-    path TEXT NOT NULL UNIQUE,
-    content_hash TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    page_count INTEGER NOT NULL,
-    ingested_at REAL NOT NULL
+    key TEXT PRIMARY KEY, doc_id TEXT NOT NULL, title TEXT NOT NULL, source TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE, content_hash TEXT NOT NULL, kind TEXT NOT NULL,
+    page_count INTEGER NOT NULL, ingested_at REAL NOT NULL, revision TEXT,
+    effective_date TEXT, doc_type TEXT, authority TEXT, language TEXT, line TEXT, station TEXT,
+    equipment TEXT, access TEXT NOT NULL, interviewee TEXT, interviewer TEXT, date TEXT,
+    defaulted TEXT NOT NULL, superseded INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS documents_doc_id ON documents(doc_id);
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id INTEGER PRIMARY KEY,
-    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    char_start INTEGER NOT NULL,
-    char_end INTEGER NOT NULL,
-    page INTEGER,
-    section TEXT,
-    script TEXT NOT NULL,
+    doc_key TEXT NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, text TEXT NOT NULL, text_hash TEXT NOT NULL,
+    char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, page INTEGER, section TEXT,
+    steps TEXT NOT NULL, speaker TEXT, time_start TEXT, time_end TEXT, script TEXT NOT NULL,
     tokens TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_key);
 """
 
-FILTERABLE_FIELDS = ("doc_id", "kind", "source")
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    doc_id: str
-    title: str
-    source: str
-    path: str
-    content_hash: str
-    kind: str
-    page_count: int
-    ingested_at: float
-
-
-@dataclass(frozen=True)
-class ChunkRow:
-    chunk: Chunk
-    text_hash: str
-    document: DocumentRow
-    tokens: frozenset[str]  # the sparse tokens stored at ingest, to compare passages cheaply
+FILTERABLE_FIELDS = ("doc_id", "doc_type", "authority", "language", "line", "station",
+                     "equipment", "revision", "source", "kind")  # fmt: skip
+_DOCS = ", ".join(DOCUMENT_COLUMNS)
+_DOCS_D = ", ".join(f"d.{c}" for c in DOCUMENT_COLUMNS)
+_CHUNKS_C = ", ".join(f"c.{c}" for c in CHUNK_COLUMNS)
 
 
 class MetadataDB:
@@ -79,137 +67,117 @@ class MetadataDB:
     def commit(self) -> None:
         self._conn.commit()
 
-    def documents(self) -> list[DocumentRow]:
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
-            rows = self._conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY doc_id")
-            return [DocumentRow(*row) for row in rows.fetchall()]
+            return self._conn.execute(sql, params).fetchall()
+
+    def documents(self) -> list[DocumentRow]:
+        return [document_row(r) for r in self._rows(f"SELECT {_DOCS} FROM documents ORDER BY key")]
 
     def document_by_path(self, path: str) -> DocumentRow | None:
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT {_DOC_COLUMNS} FROM documents WHERE path = ?", (path,)
-            ).fetchone()
-        return DocumentRow(*row) if row else None
+        rows = self._rows(f"SELECT {_DOCS} FROM documents WHERE path = ?", (path,))
+        return document_row(rows[0]) if rows else None
 
-    def doc_id_taken(self, doc_id: str) -> bool:
-        with self._lock:
-            row = self._conn.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,))
-            return row.fetchone() is not None
+    def revisions_of(self, doc_id: str) -> list[DocumentRow]:
+        rows = self._rows(f"SELECT {_DOCS} FROM documents WHERE doc_id = ?", (doc_id,))
+        return [document_row(r) for r in rows]
 
-    def chunk_ids_of(self, doc_id: str) -> list[int]:
-        with self._lock:
-            rows = self._conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))
-            return [r[0] for r in rows.fetchall()]
+    def key_taken(self, key: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM documents WHERE key = ?", (key,)))
 
-    def chunk_hashes_of(self, doc_id: str) -> dict[str, int]:
+    def chunk_ids_of(self, key: str) -> list[int]:
+        return [r[0] for r in self._rows("SELECT chunk_id FROM chunks WHERE doc_key = ?", (key,))]
+
+    def chunk_hashes_of(self, key: str) -> dict[str, int]:
         """text hash -> chunk id, so unchanged chunks of an edited file keep their vectors."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT text_hash, chunk_id FROM chunks WHERE doc_id = ?", (doc_id,)
-            )
-            return {h: cid for h, cid in rows.fetchall()}
+        rows = self._rows("SELECT text_hash, chunk_id FROM chunks WHERE doc_key = ?", (key,))
+        return {h: cid for h, cid in rows}
 
-    def chunk_ids_where(self, filters: Mapping[str, Sequence[str]]) -> list[int]:
-        clauses, params = _filter_sql(filters)
-        sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON c.doc_id = d.doc_id"
-        with self._lock:
-            rows = self._conn.execute(f"{sql} WHERE {clauses}", params)
-            return [r[0] for r in rows.fetchall()]
+    def chunk_ids_where(
+        self, filters: Mapping[str, Sequence[str]], include_superseded: bool
+    ) -> list[int]:
+        clauses, params = filter_sql(filters)
+        if not include_superseded:
+            clauses.append("d.superseded = 0")
+        sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON c.doc_key = d.key"
+        return [r[0] for r in self._rows(f"{sql} WHERE {' AND '.join(clauses) or '1'}", params)]
+
+    def count_superseded(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM documents WHERE superseded = 1")[0][0])
 
     def chunk_rows(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
         ids = list(chunk_ids)
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        sql = (
-            f"SELECT c.chunk_id, c.doc_id, c.ordinal, c.text, c.char_start, c.char_end, c.page,"
-            f" c.section, c.text_hash, c.tokens, {_DOC_COLUMNS_D} FROM chunks c"
-            f" JOIN documents d ON c.doc_id = d.doc_id WHERE c.chunk_id IN ({marks})"
-        )
-        with self._lock:
-            rows = self._conn.execute(sql, ids).fetchall()
-        return {row[0]: _chunk_row(row) for row in rows}
+        sql = (f"SELECT {_CHUNKS_C}, {_DOCS_D} FROM chunks c JOIN documents d"
+               f" ON c.doc_key = d.key WHERE c.chunk_id IN ({marks})")  # fmt: skip
+        found = {}
+        for row in self._rows(sql, ids):
+            chunk, text_hash, tokens = chunk_from(row[: len(CHUNK_COLUMNS)])
+            document = document_row(row[len(CHUNK_COLUMNS) :])
+            found[int(row[0])] = ChunkRow(chunk, text_hash, document, tokens)
+        return found
 
     def chunk_docs(self) -> dict[int, str]:
-        """Doc id of every chunk, to map chunk hits back to documents."""
-        with self._lock:
-            rows = self._conn.execute("SELECT chunk_id, doc_id FROM chunks").fetchall()
-        return {int(cid): str(doc) for cid, doc in rows}
+        """Document key of every chunk, to map chunk hits back to documents."""
+        return {int(c): str(k) for c, k in self._rows("SELECT chunk_id, doc_key FROM chunks")}
 
     def count_chunks(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-
-    def put_document(self, doc: Document, ingested_at: float) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                doc.doc_id,
-                doc.title,
-                doc.source,
-                doc.path,
-                doc.content_hash,
-                doc.kind,
-                len(doc.pages),
-                ingested_at,
-            ),
-        )
-
-    def put_chunks(self, chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
-        """Store chunks with their script and sparse tokens, computed once here, not per commit."""
-        self._conn.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (c.chunk_id, c.doc_id, c.ordinal, c.text, h, c.char_start, c.char_end, c.page,
-                 c.section, script_of(c.text), " ".join(sparse_tokens(c.indexed_text)))
-                for c, h in zip(chunks, hashes, strict=True)
-            ],
-        )  # fmt: skip
+        return int(self._rows("SELECT COUNT(*) FROM chunks")[0][0])
 
     def chunk_scripts(self) -> dict[int, str]:
-        with self._lock:
-            rows = self._conn.execute("SELECT chunk_id, script FROM chunks").fetchall()
-        return {int(cid): str(script) for cid, script in rows}
+        return {int(c): str(s) for c, s in self._rows("SELECT chunk_id, script FROM chunks")}
 
     def chunk_features(self) -> list[tuple[int, str, list[str]]]:
         """(chunk id, script, sparse tokens) of every chunk, in chunk id order."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT chunk_id, script, tokens FROM chunks ORDER BY chunk_id"
-            )
-            return [(int(cid), str(script), str(tokens).split()) for cid, script, tokens in rows]
+        rows = self._rows("SELECT chunk_id, script, tokens FROM chunks ORDER BY chunk_id")
+        return [(int(cid), str(script), str(tokens).split()) for cid, script, tokens in rows]
 
-    def delete_document(self, doc_id: str) -> None:
-        self._conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-        self._conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+    def put_document(self, doc: Document, ingested_at: float) -> None:
+        marks = ",".join("?" * len(DOCUMENT_COLUMNS))
+        self._conn.execute(f"INSERT OR REPLACE INTO documents VALUES ({marks})",
+                           document_values(doc, ingested_at))  # fmt: skip
+
+    def put_chunks(self, chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
+        """Store chunks with their script and sparse tokens, computed once here, not per commit."""
+        marks = ",".join("?" * len(CHUNK_COLUMNS))
+        self._conn.executemany(
+            f"INSERT INTO chunks VALUES ({marks})",
+            [chunk_values(c, h, script_of(c.text), " ".join(sparse_tokens(c.indexed_text)))
+             for c, h in zip(chunks, hashes, strict=True)],
+        )  # fmt: skip
+
+    def delete_document(self, key: str) -> None:
+        self._conn.execute("DELETE FROM chunks WHERE doc_key = ?", (key,))
+        self._conn.execute("DELETE FROM documents WHERE key = ?", (key,))
+
+    def mark_superseded(self) -> None:
+        """Of the documents sharing a doc_id, all but the latest revision are superseded."""
+        rows = self._conn.execute(
+            "SELECT key, doc_id, revision, effective_date, ingested_at FROM documents"
+        ).fetchall()
+        by_doc: dict[str, list[tuple]] = defaultdict(list)
+        for row in rows:
+            by_doc[row[1]].append(row)
+        flags: list[tuple[int, str]] = []
+        for revisions in by_doc.values():
+            orders = {r[0]: revision_order(r[2], r[3], r[4]) for r in revisions}
+            latest = max(orders.values())
+            # one revision stored as many entries (an evaluation corpus) shares its order
+            flags.extend((int(order[:2] != latest[:2]), key) for key, order in orders.items())
+        self._conn.executemany("UPDATE documents SET superseded = ? WHERE key = ?", flags)
 
 
-_DOC_COLUMNS = "doc_id, title, source, path, content_hash, kind, page_count, ingested_at"
-_DOC_COLUMNS_D = ", ".join(f"d.{c.strip()}" for c in _DOC_COLUMNS.split(","))
-
-
-def _filter_sql(filters: Mapping[str, Sequence[str]]) -> tuple[str, list[str]]:
+def filter_sql(filters: Mapping[str, Sequence[str]]) -> tuple[list[str], list[str]]:
     clauses: list[str] = []
     params: list[str] = []
     for field_name, values in filters.items():
         if field_name not in FILTERABLE_FIELDS:
             raise ValueError(f"cannot filter on {field_name!r}; use one of {FILTERABLE_FIELDS}")
+        if not values:
+            raise ValueError(f"filter {field_name!r} has no value")
         # field names come from the allow-list above; values are always bound parameters
         clauses.append(f"d.{field_name} IN ({','.join('?' * len(values))})")
-        params.extend(values)
-    return (" AND ".join(clauses) or "1"), params
-
-
-def _chunk_row(row: tuple[Any, ...]) -> ChunkRow:
-    cid, doc_id, ordinal, text, start, end, page, section, text_hash, tokens, *doc = row
-    chunk = Chunk(
-        doc_id=doc_id,
-        ordinal=ordinal,
-        text=text,
-        char_start=start,
-        char_end=end,
-        page=page,
-        section=section,
-        chunk_id=cid,
-    )
-    return ChunkRow(chunk, text_hash, DocumentRow(*doc), frozenset(str(tokens).split()))
+        params.extend(str(v) for v in values)
+    return clauses, params

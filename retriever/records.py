@@ -2,21 +2,62 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from retriever.labels import citation_label
+
+
+@dataclass(frozen=True)
+class DocMeta:
+    """What a document says about itself (front matter, sidecar, DOCX properties), or what was
+    derived from the file; `defaulted` names the fields that were derived, not given."""
+
+    doc_id: str | None = None  # shared by every revision of one document
+    revision: str | None = None
+    effective_date: str | None = None  # ISO date
+    doc_type: str | None = None  # sop, interview, manual, note, ...
+    authority: str | None = None  # official or expert
+    language: str | None = None
+    line: str | None = None
+    station: str | None = None
+    equipment: str | None = None
+    access: tuple[str, ...] = ()  # groups allowed to read it; empty means everyone
+    interviewee: str | None = None
+    interviewer: str | None = None
+    date: str | None = None  # the interview's date
+    defaulted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One speaker turn of a transcript; offsets index `Document.text`."""
+
+    char_start: int
+    char_end: int
+    speaker: str | None
+    is_interviewer: bool
+    time_start: str | None = None  # HH:MM:SS
+    time_end: str | None = None
 
 
 @dataclass(frozen=True)
 class Document:
-    """One source file as ingested: identity, provenance and extracted text per page."""
+    """One source file as ingested: identity, provenance, metadata and extracted text."""
 
-    doc_id: str
+    key: str  # unique per stored file (each revision of a document has its own)
     title: str
     source: str  # path relative to the ingest root, POSIX separators
     path: str  # absolute path, used to detect deleted files on --prune
     content_hash: str
-    kind: str  # "pdf", "markdown", "text"
-    pages: tuple[str, ...]  # one entry per PDF page; a single entry for text files
+    kind: str  # "pdf", "markdown", "text", "docx", "transcript"
+    pages: tuple[str, ...]  # one entry per PDF page; a single entry otherwise
+    meta: DocMeta = DocMeta()
+    turns: tuple[Turn, ...] = ()  # transcripts only
+
+    @property
+    def doc_id(self) -> str:
+        return self.meta.doc_id or self.key
 
     @property
     def text(self) -> str:
@@ -33,12 +74,14 @@ class Document:
 
 PAGE_SEPARATOR = "\n\n"
 
+StepSpan = tuple[int, int, str]  # (start, end) within the chunk text, and the step's number
+
 
 @dataclass(frozen=True)
 class Chunk:
     """A span of a document small enough to embed; offsets index `Document.text`."""
 
-    doc_id: str
+    doc_key: str
     ordinal: int
     text: str
     char_start: int
@@ -47,12 +90,28 @@ class Chunk:
     section: str | None = None
     chunk_id: int | None = None  # assigned by the store
     context: str = ""  # document title and section, indexed with the text but not shown
+    steps: tuple[StepSpan, ...] = ()
+    speaker: str | None = None
+    time_start: str | None = None
+    time_end: str | None = None
 
     @property
     def indexed_text(self) -> str:
         """What the embedder and BM25 see: a chunk out of its document loses its subject, so
         the title and section it sits under travel with it."""
         return f"{self.context}\n{self.text}" if self.context else self.text
+
+
+def step_at(steps: tuple[StepSpan, ...], offset: int | None = None) -> str | None:
+    """The step holding `offset` (e.g. the highlighted sentence), else the range of all."""
+    if not steps:
+        return None
+    if offset is not None:
+        for start, end, number in steps:
+            if start <= offset < end:
+                return number
+    first, last = steps[0][2], steps[-1][2]
+    return first if first == last else f"{first}–{last}"
 
 
 @dataclass(frozen=True)
@@ -65,34 +124,35 @@ class Citation:
     char_start: int
     char_end: int
     label: str
+    doc_type: str | None = None
+    authority: str | None = None
+    revision: str | None = None
+    effective_date: str | None = None
+    superseded: bool = False
+    step: str | None = None
+    speaker: str | None = None
+    start: str | None = None
+    end: str | None = None
+    date: str | None = None  # an interview's date
 
     @staticmethod
     def build(
-        doc_id: str,
-        title: str,
-        source: str,
-        chunk: Chunk,
+        doc_id: str, title: str, source: str, meta: DocMeta, chunk: Chunk, superseded: bool
     ) -> Citation:
-        return Citation(
-            doc_id=doc_id,
-            title=title,
-            source=source,
-            page=chunk.page,
-            section=chunk.section,
-            char_start=chunk.char_start,
-            char_end=chunk.char_end,
-            label=citation_label(source, chunk.page, chunk.section),
-        )
+        citation = Citation(
+            doc_id=doc_id, title=title, source=source,
+            page=chunk.page, section=chunk.section, char_start=chunk.char_start,
+            char_end=chunk.char_end, label="", doc_type=meta.doc_type, authority=meta.authority,
+            revision=meta.revision, effective_date=meta.effective_date, superseded=superseded,
+            step=step_at(chunk.steps), speaker=chunk.speaker, start=chunk.time_start,
+            end=chunk.time_end, date=meta.date,
+        )  # fmt: skip
+        return citation.with_step(citation.step)
 
-
-def citation_label(source: str, page: int | None, section: str | None) -> str:
-    name = source.rsplit("/", 1)[-1]
-    parts = [name]
-    if section:
-        parts.append(f"§ {section}")
-    if page is not None:
-        parts.append(f"p. {page}")
-    return " ".join(parts)
+    def with_step(self, step: str | None) -> Citation:
+        """The same citation narrowed to one step (the one holding the highlighted sentence)."""
+        narrowed = replace(self, step=step)
+        return replace(narrowed, label=citation_label(narrowed))
 
 
 @dataclass(frozen=True)
@@ -105,6 +165,7 @@ class Passage:
     citation: Citation
     highlight: tuple[int, int] | None = None  # the best sentence, as offsets within `text`
     tokens: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    steps: tuple[StepSpan, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         highlight = None

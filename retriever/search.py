@@ -16,7 +16,8 @@ import numpy as np
 from retriever.encoder import Encoder
 from retriever.fusion import reciprocal_rank_fusion, zscore_fusion
 from retriever.highlight import best_sentences
-from retriever.records import Citation, Passage
+from retriever.metadata import FILTERABLE_FIELDS
+from retriever.records import Citation, Passage, step_at
 from retriever.reranker import Reranker
 from retriever.store import Snapshot
 from retriever.text import script_of
@@ -101,15 +102,17 @@ def search(
     mode: str = "hybrid",
     filters: Mapping[str, Sequence[str]] | None = None,
     reranker: Reranker | None = None,
+    include_superseded: bool = False,
 ) -> SearchResult:
     if mode not in MODES:
         raise SearchError(f"unknown mode {mode!r}; choose from {list(MODES)}")
     if mode == "hybrid+rerank" and reranker is None:
         raise SearchError("mode 'hybrid+rerank' needs a reranker: set SHIFU_RERANKER to a folder")
+    _check_filters(filters)
     snapshot.manifest.check_model(encoder.name, encoder.dim)
     vector = None if mode == "bm25" else encoder.encode_queries([question])
     base = "hybrid" if mode == "hybrid+rerank" else mode
-    allowed = snapshot.allowed_ids(filters)
+    allowed = snapshot.allowed_ids(filters, include_superseded)
     rankings, stages = rank_many(snapshot, [question], vector, base, CANDIDATES, allowed)
     if reranker is not None and mode == "hybrid+rerank":
         pool = _rerank(reranker, question, _passages(snapshot, rankings[0]))
@@ -119,6 +122,15 @@ def search(
         passages = _top_distinct(snapshot, rankings[0], k)
     query_vector = None if vector is None else vector[0]
     return SearchResult(_highlighted(passages, question, query_vector, encoder), mode, stages)
+
+
+def _check_filters(filters: Mapping[str, Sequence[str]] | None) -> None:
+    unknown = sorted(set(filters or {}) - set(FILTERABLE_FIELDS))
+    if unknown:
+        raise SearchError(f"cannot filter on {unknown}; filter on any of {list(FILTERABLE_FIELDS)}")
+    empty = sorted(name for name, values in (filters or {}).items() if not values)
+    if empty:
+        raise SearchError(f"filter {empty} has no value")
 
 
 def _top_distinct(snapshot: Snapshot, ranking: ChunkRanking, k: int) -> list[Passage]:
@@ -140,9 +152,11 @@ def _passages(snapshot: Snapshot, ranking: ChunkRanking) -> list[Passage]:
         row = rows.get(chunk_id)
         if row is None:  # the index and metadata of one generation agree; guard anyway
             continue
-        doc = row.document
-        citation = Citation.build(doc.doc_id, doc.title, doc.source, row.chunk)
-        passages.append(Passage(chunk_id, row.chunk.text, score, citation, tokens=row.tokens))
+        doc, chunk = row.document, row.chunk
+        citation = Citation.build(doc.doc_id, doc.title, doc.source, doc.meta, chunk,
+                                  doc.superseded)  # fmt: skip
+        passages.append(Passage(chunk_id, chunk.text, score, citation, tokens=row.tokens,
+                                steps=chunk.steps))  # fmt: skip
     return passages
 
 
@@ -172,4 +186,12 @@ def _highlighted(
     passages: list[Passage], question: str, query_vector: np.ndarray | None, encoder: Encoder
 ) -> list[Passage]:
     spans = best_sentences([p.text for p in passages], question, query_vector, encoder)
-    return [replace(p, highlight=span) for p, span in zip(passages, spans, strict=True)]
+    return [_cited_at(replace(p, highlight=span)) for p, span in zip(passages, spans, strict=True)]
+
+
+def _cited_at(passage: Passage) -> Passage:
+    """A passage over several steps is cited by the step its best sentence lies in."""
+    if not passage.steps or passage.highlight is None:
+        return passage
+    step = step_at(passage.steps, passage.highlight[0])
+    return replace(passage, citation=passage.citation.with_step(step))

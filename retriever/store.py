@@ -31,10 +31,11 @@ from retriever.fsutil import (
     remove_stale_staging,
 )
 from retriever.generation import SearchIndexes, write_derived
-from retriever.metadata import ChunkRow, DocumentRow, MetadataDB
+from retriever.metadata import MetadataDB
 from retriever.records import Chunk, Document
+from retriever.rows import ChunkRow, DocumentRow
 
-FORMAT_VERSION = 4  # 4: sparse tokens of two characters or more
+FORMAT_VERSION = 5  # 5: document metadata, revisions, steps and speaker turns
 KEEP_GENERATIONS = 2  # the live one and its predecessor, which open readers may still use
 
 
@@ -74,7 +75,9 @@ class Snapshot(Protocol):
 
     manifest: Manifest
 
-    def allowed_ids(self, filters: Mapping[str, Sequence[str]] | None) -> list[int] | None: ...
+    def allowed_ids(
+        self, filters: Mapping[str, Sequence[str]] | None, include_superseded: bool = False
+    ) -> list[int] | None: ...
 
     def dense_many(
         self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
@@ -100,6 +103,8 @@ class FaissSnapshot:
         self.indexes = SearchIndexes.load(folder)
         self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
         self._scripts: dict[int, str] | None = None
+        self._current: list[int] | None = None
+        self._has_superseded = self.meta.count_superseded() > 0
 
     def scripts(self) -> dict[int, str]:
         """Script ('zh' or 'en') of every chunk, read once per snapshot."""
@@ -107,8 +112,18 @@ class FaissSnapshot:
             self._scripts = self.meta.chunk_scripts()
         return self._scripts
 
-    def allowed_ids(self, filters: Mapping[str, Sequence[str]] | None) -> list[int] | None:
-        return self.meta.chunk_ids_where(filters) if filters else None
+    def allowed_ids(
+        self, filters: Mapping[str, Sequence[str]] | None, include_superseded: bool = False
+    ) -> list[int] | None:
+        """Chunks a query may rank (None: all). Superseded revisions are left out unless asked
+        for; that default set is computed once per snapshot."""
+        if filters:
+            return self.meta.chunk_ids_where(filters, include_superseded)
+        if include_superseded or not self._has_superseded:
+            return None
+        if self._current is None:
+            self._current = self.meta.chunk_ids_where({}, include_superseded=False)
+        return self._current
 
     def dense_many(
         self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
@@ -213,7 +228,7 @@ class StoreWriter:
 
     def put_document(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Insert or replace a document and all its chunks."""
-        self.delete_document(doc.doc_id)
+        self.delete_document(doc.key)
         first = self.manifest.next_chunk_id
         numbered = [replace(c, chunk_id=first + i) for i, c in enumerate(chunks)]
         self.manifest = replace(self.manifest, next_chunk_id=first + len(chunks))
@@ -227,20 +242,27 @@ class StoreWriter:
     def documents(self) -> list[DocumentRow]:
         return self.meta.documents()
 
-    def doc_id_taken(self, doc_id: str) -> bool:
-        return self.meta.doc_id_taken(doc_id)
+    def key_taken(self, key: str) -> bool:
+        return self.meta.key_taken(key)
 
-    def stored_vectors(self, doc_id: str) -> dict[str, np.ndarray]:
+    def revisions_of(self, doc_id: str) -> list[DocumentRow]:
+        return self.meta.revisions_of(doc_id)
+
+    def stored_vectors(self, key: str) -> dict[str, np.ndarray]:
         """Vectors of a document's current chunks by text hash, to skip re-embedding them."""
-        by_hash = self.meta.chunk_hashes_of(doc_id)
+        by_hash = self.meta.chunk_hashes_of(key)
         vectors = self.vectors.vectors(list(by_hash.values()))
         return dict(zip(by_hash.keys(), vectors, strict=True))
 
-    def delete_document(self, doc_id: str) -> None:
-        self.vectors.remove(self.meta.chunk_ids_of(doc_id))
-        self.meta.delete_document(doc_id)
+    def mark_superseded(self) -> None:
+        self.meta.mark_superseded()
+
+    def delete_document(self, key: str) -> None:
+        self.vectors.remove(self.meta.chunk_ids_of(key))
+        self.meta.delete_document(key)
 
     def commit(self) -> Manifest:
+        self.meta.mark_superseded()
         self.meta.commit()
         count = self.meta.count_chunks()
         if count != self.vectors.count:

@@ -59,7 +59,8 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(
                 422, f"question is {len(question)} characters; the limit is {limit}"
             )
-        result = runtime.query(question, body.k, body.mode)
+        filters = {k: [v] if isinstance(v, str) else v for k, v in body.filters.items()}
+        result = runtime.query(question, body.k, body.mode, filters, body.include_superseded)
         return QueryResponse.model_validate(result_body(question, result))
 
     @app.get("/v1/health", response_model=HealthResponse)

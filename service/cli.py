@@ -85,6 +85,13 @@ def ingest_cmd(
 def _print_summary(data: dict[str, Any]) -> None:
     for failure in data["failures"]:
         err.print(f"[red]failed[/red] {failure['path']}: {failure['reason']}", highlight=False)
+    for warning in data["warnings"]:
+        err.print(f"[yellow]warning[/yellow] {warning['path']}: {warning['message']}",
+                  highlight=False)  # fmt: skip
+    for source, fields in data["defaulted"].items():
+        err.print(f"defaulted {', '.join(fields)} for {source}", highlight=False)
+    for revision in data["superseded"]:
+        err.print(f"superseded {revision}", highlight=False)
     typer.echo(
         "added {added}, updated {updated}, unchanged {unchanged}, removed {removed}, "
         "failed {failed}; {chunks} chunks ({embedded} embedded) from {pages} pages "
@@ -99,6 +106,17 @@ def query_cmd(
     mode: Annotated[
         str, typer.Option(help="dense, bm25, hybrid, hybrid-rrf or hybrid+rerank")
     ] = "hybrid",
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="KEY=VALUE metadata filter (repeatable; a repeated KEY "
+            "matches any of its values), e.g. --filter doc_type=sop",
+        ),
+    ] = None,
+    include_superseded: Annotated[
+        bool, typer.Option("--include-superseded", help="also rank superseded revisions")
+    ] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -109,7 +127,8 @@ def query_cmd(
         raise typer.Exit(2)
     runtime = make_runtime(make_settings(home))
     with _fail_cleanly():
-        result = runtime.query(question, k, mode)
+        filters = parse_filters(filter_ or [])
+        result = runtime.query(question, k, mode, filters, include_superseded)
     if as_json:
         from service.app import result_body
 
@@ -120,6 +139,16 @@ def query_cmd(
     for rank, passage in enumerate(result.passages, start=1):
         typer.echo(f"{rank}. [{passage.score:.3f}] {passage.citation.label}")
         typer.echo("   " + " ".join(_marked(passage.text, passage.highlight).split())[:400])
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"--filter takes KEY=VALUE, not {item!r}")
+        filters.setdefault(key.strip(), []).append(value.strip())
+    return filters
 
 
 def _marked(text: str, span: tuple[int, int] | None) -> str:

@@ -22,7 +22,7 @@ def markdown_table(result: EvalResult) -> str:
     for run in result.runs:
         cells = " | ".join(f"{run.metrics[n]:.3f}" for n in names)
         lines.append(f"| {run.mode} | {cells} | {run.seconds:.1f} |")
-    for kind in ("language", "type"):
+    for kind in ("language", "type", "kind"):
         for metric in (names[0], "Success@5"):
             lines += _breakdown(result, kind, headline=metric)
     return "\n".join(lines) + "\n"

@@ -50,11 +50,12 @@ class RunResult:
     by_type: dict[str, dict[str, float]]
     seconds: float
     outcomes: list[QueryOutcome] = field(default_factory=list)
+    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "mode": self.mode, "metrics": self.metrics, "by_language": self.by_language,
-            "by_type": self.by_type, "seconds": round(self.seconds, 2),
+            "by_type": self.by_type, "by_kind": self.by_kind, "seconds": round(self.seconds, 2),
         }  # fmt: skip
 
 
@@ -156,9 +157,15 @@ def _run(context: _Context, mode: str, names: tuple[str, ...]) -> RunResult:
     values = per_query(dataset.qrels, doc_rankings, names)
     outcomes = [_outcome(dataset, q, doc_rankings[q.query_id]) for q in dataset.queries]
     by_language = _grouped(values, names, {o.query_id: o.language for o in outcomes})
-    types = {o.query_id: o.query_type for o in outcomes if o.query_type}
-    by_type = _grouped(values, names, types) if types else {}
-    return RunResult(mode, mean(values, names), by_language, by_type, seconds, outcomes)
+    by_type = _grouped(values, names, _metadata(dataset, "type"))
+    by_kind = _grouped(values, names, _metadata(dataset, "kind"))
+    return RunResult(mode, mean(values, names), by_language, by_type, seconds, outcomes, by_kind)
+
+
+def _metadata(dataset: BeirDataset, name: str) -> dict[str, str]:
+    """Query id -> a metadata value (question language pair, question kind) where given."""
+    found = ((q.query_id, q.metadata.get(name)) for q in dataset.queries)
+    return {query_id: str(value) for query_id, value in found if value}
 
 
 def _rankings(context: _Context, mode: str) -> tuple[list[ChunkRanking], float]:
@@ -166,7 +173,10 @@ def _rankings(context: _Context, mode: str) -> tuple[list[ChunkRanking], float]:
     vectors = None if base == "bm25" else context.vectors()
     # every mode that needs query vectors is charged their one-time encoding
     began = time.perf_counter() - (context.encode_seconds if vectors is not None else 0.0)
-    rankings, _ = rank_many(context.snapshot, context.questions, vectors, base, CHUNK_DEPTH)
+    # as in search, superseded revisions are not ranked
+    allowed = context.snapshot.allowed_ids(None)
+    rankings, _ = rank_many(context.snapshot, context.questions, vectors, base, CHUNK_DEPTH,
+                            allowed)  # fmt: skip
     if mode == "hybrid+rerank":
         pairs = zip(context.questions, rankings, strict=True)
         rankings = [_reranked(context, q, r) for q, r in pairs]

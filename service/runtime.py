@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ingest.chunking import ChunkingConfig
@@ -62,9 +62,17 @@ class Runtime:
                 self._reranker = load_reranker(self.settings.reranker)
             return self._reranker
 
-    def query(self, question: str, k: int, mode: str = "hybrid") -> SearchResult:
+    def query(
+        self,
+        question: str,
+        k: int,
+        mode: str = "hybrid",
+        filters: Mapping[str, Sequence[str]] | None = None,
+        include_superseded: bool = False,
+    ) -> SearchResult:
         reranker = self.reranker if mode == "hybrid+rerank" else None
-        return search(self.snapshot(), self.encoder, question, k, mode, reranker=reranker)
+        return search(self.snapshot(), self.encoder, question, k, mode, filters, reranker,
+                      include_superseded)  # fmt: skip
 
     @property
     def chunking(self) -> ChunkingConfig:

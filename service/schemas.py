@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
+
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 Mode = Literal["dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank"]
 
@@ -13,6 +15,15 @@ class QueryRequest(BaseModel):
     question: str = Field(description="the question, in any mix of Chinese and English")
     k: int = Field(default=5, ge=1, le=50, description="number of passages to return")
     mode: Mode = Field(default="hybrid", description="retrieval mode")
+    filters: dict[str, FilterValue | list[FilterValue]] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="metadata filters applied before ranking, e.g. "
+        '{"doc_type": "sop", "line": ["L2", "L3"]}; a list matches any of its values',
+    )
+    include_superseded: bool = Field(
+        default=False, description="also rank superseded revisions (labelled as such)"
+    )
 
 
 class CitationOut(BaseModel):
@@ -23,7 +34,19 @@ class CitationOut(BaseModel):
     section: str | None
     char_start: int = Field(description="offset (code points) of the passage in the document text")
     char_end: int
-    label: str = Field(description="human-readable citation, e.g. 'osha3120.pdf p. 12'")
+    label: str = Field(
+        description="human-readable citation, e.g. 'SOP-IM-012 rev C §4 step 3 (p. 2)'"
+    )
+    doc_type: str | None = Field(description="sop, interview, manual, document, ...")
+    authority: str | None = Field(description="official (SOP) or expert (interview)")
+    revision: str | None
+    effective_date: str | None
+    superseded: bool = Field(description="a newer revision of this document exists")
+    step: str | None = Field(description="the SOP step holding the highlighted sentence")
+    speaker: str | None = Field(description="the answering expert, for interviews")
+    start: str | None = Field(description="HH:MM:SS where the passage starts in the recording")
+    end: str | None
+    date: str | None = Field(description="the interview's date")
 
 
 class Highlight(BaseModel):

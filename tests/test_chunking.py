@@ -25,7 +25,7 @@ def test_lines_are_never_split_and_chunks_fit_the_budget() -> None:
 
 
 def test_consecutive_chunks_overlap_and_cover_every_line() -> None:
-    lines = [f"step {i} tighten bolt" for i in range(40)]
+    lines = [f"line {i} tighten bolt" for i in range(40)]
     doc = make_doc(["\n".join(lines)])
     chunks = chunk_document(doc, COUNT, ChunkingConfig(max_tokens=16, overlap_tokens=4))
     covered = "\n".join(c.text for c in chunks)

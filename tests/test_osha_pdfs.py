@@ -34,14 +34,14 @@ def osha_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaissStore, Fa
 @pytest.mark.parametrize(("name", "pages"), sorted(PAGES.items()))
 def test_page_count(name: str, pages: int) -> None:
     path = require_osha() / name
-    doc = load_document(SourceFile(path, path.parent), path.read_bytes(), name)
+    doc = load_document(SourceFile(path, path.parent), path.read_bytes(), name).document
     assert len(doc.pages) == pages
 
 
 @functools.cache
 def _pages(name: str) -> tuple[str, ...]:
     path = require_osha() / name
-    doc = load_document(SourceFile(path, path.parent), path.read_bytes(), name)
+    doc = load_document(SourceFile(path, path.parent), path.read_bytes(), name).document
     return tuple(" ".join(page.split()) for page in doc.pages)
 
 
@@ -102,7 +102,7 @@ def test_citation_offsets_point_into_the_document_text(
     snapshot = store.snapshot()
     assert snapshot is not None
     path = require_osha() / "osha3120.pdf"
-    doc = load_document(SourceFile(path, path.parent), path.read_bytes(), "osha3120.pdf")
+    doc = load_document(SourceFile(path, path.parent), path.read_bytes(), "osha3120.pdf").document
     for hit in search(snapshot, encoder, "energy isolating device lockout", k=5).passages:
         if hit.citation.source == "osha3120.pdf":
             assert doc.text[hit.citation.char_start : hit.citation.char_end] == hit.text
