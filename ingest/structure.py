@@ -176,10 +176,12 @@ class _Parser:
 
     def _open_section(self, heading: tuple[int, str], line: Line) -> None:
         depth, title = heading
+        if self.title_line is not None:
+            depth -= 1  # levels below the title count from it
         if line is self.title_line:
             self.section = []
         else:
-            self.section = [*self.section[: depth - 1], title]
+            self.section = [*self.section[: max(depth, 1) - 1], title]
         self.styles, self.step = [], None
         self._add(line, None, breaks=True, heading=True)
 
@@ -210,7 +212,9 @@ class _Parser:
                 last.start, line.end, last.section, last.step, last.breaks_before
             )
 
-    def _add(self, line: Line, step: str | None, breaks: bool = False, heading: bool = False) -> None:
+    def _add(
+        self, line: Line, step: str | None, breaks: bool = False, heading: bool = False
+    ) -> None:
         section = " > ".join(self.section) or None
         breaks = breaks or line.page_start or self.page_turned
         self.blocks.append(Block(line.start, line.end, section, step, breaks, heading))

@@ -33,21 +33,24 @@ def zscore_fusion(
 
     An item missing from a list takes that list's lowest standardised score, unless the list
     is blind to it (`blind_to[i](item)`, e.g. BM25 cannot see a passage in another script than
-    the question's): then it takes the list's mean, 0, as no evidence either way."""
+    the question's): then that list's vote is imputed from the lists that can see the item, so
+    a passage is neither rewarded nor punished for what one retriever cannot read."""
+    items = list(dict.fromkeys(item for ranking in rankings for item, _ in ranking))
+    standardised = [_standardise(r) if r else {} for r in rankings]
     fused: dict[int, float] = {}
-    for ranking in rankings:
-        for item, _ in ranking:
-            fused.setdefault(item, 0.0)
-    for i, ranking in enumerate(rankings):
-        if not ranking:
-            continue
-        scores = _standardise(ranking)
-        floor = min(scores.values())
-        blind = blind_to[i] if blind_to else None
-        weight = weights[i] if weights else 1.0
-        for item in fused:
-            missing = 0.0 if blind is not None and blind(item) else floor
-            fused[item] += weight * scores.get(item, missing)
+    for item in items:
+        seen, seen_weight, blind_weight = 0.0, 0.0, 0.0
+        for i, scores in enumerate(standardised):
+            if not scores:
+                continue
+            weight = weights[i] if weights else 1.0
+            if blind_to and blind_to[i](item):
+                blind_weight += weight
+                continue
+            seen += weight * scores.get(item, min(scores.values()))
+            seen_weight += weight
+        imputed = seen / seen_weight * blind_weight if seen_weight else 0.0
+        fused[item] = seen + imputed
     ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
     return ordered[:depth]
 

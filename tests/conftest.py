@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 EVALDATA = SHARED / "evaldata"
 OSHA = EVALDATA / "osha-pdfs"
+SAMPLE_FILES = 13  # documents in corpus/ (SOPs, a second revision, interviews)
 
 
 def require_osha() -> Path:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from service import cli
 from service.runtime import Runtime
 from service.settings import Settings
+from tests.conftest import SAMPLE_FILES
 from tests.fakes import FakeEncoder
 
 
@@ -26,10 +27,10 @@ def test_ingest_json_summary_then_unchanged(tmp_path: Path, corpus_copy: Path) -
     first = runner.invoke(cli.app, ["ingest", str(corpus_copy), "--home", home, "--json"])
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
-    assert (summary["added"], summary["failed"]) == (4, 0)
+    assert (summary["added"], summary["failed"]) == (SAMPLE_FILES, 0)
     assert summary["chunks"] > 0 and summary["seconds"] >= 0
     second = runner.invoke(cli.app, ["ingest", str(corpus_copy), "--home", home, "--json"])
-    assert json.loads(second.stdout)["unchanged"] == 4
+    assert json.loads(second.stdout)["unchanged"] == SAMPLE_FILES
 
 
 def test_ingest_exits_1_and_names_the_bad_file(tmp_path: Path, corpus_copy: Path) -> None:
@@ -37,7 +38,7 @@ def test_ingest_exits_1_and_names_the_bad_file(tmp_path: Path, corpus_copy: Path
     result = runner.invoke(cli.app, ["ingest", str(corpus_copy), "--home", str(tmp_path / "h")])
     assert result.exit_code == 1
     assert "empty.txt" in result.output and "empty file" in result.output
-    assert "added 4" in result.stdout and "failed 1" in result.stdout
+    assert f"added {SAMPLE_FILES}" in result.stdout and "failed 1" in result.stdout
 
 
 def test_home_falls_back_to_the_environment(
@@ -60,7 +61,7 @@ def test_query_json_matches_the_api_shape(tmp_path: Path, corpus_copy: Path) -> 
     assert len(body["passages"]) == 2
     assert body["passages"][0]["citation"]["source"] == "sop/SOP-MT-001_lockout-tagout.md"
     text = runner.invoke(cli.app, ["query", "main disconnect padlock", "--home", home])
-    assert "1. [" in text.stdout and "SOP-MT-001_lockout-tagout.md" in text.stdout
+    assert "1. [" in text.stdout and "SOP-MT-001 rev B §3 step" in text.stdout
 
 
 def test_query_without_an_index_is_a_clear_error(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from ingest.beir import DatasetError, load_beir
 from ingest.chunking import ChunkingConfig
+from ingest.evalset import write_eval_set
 from retriever.metrics import mean, metric_names, per_query
 from retriever.text import detect_language
 from service import cli
@@ -165,7 +166,8 @@ def test_cli_compares_modes_reports_and_gates(
     body = json.loads(result.stdout)
     assert (body["dataset"], body["queries"]) == ("tiny", 3)
     assert [r["mode"] for r in body["runs"]] == ["dense", "bm25"]
-    assert set(body["runs"][0]) == {"mode", "metrics", "by_language", "by_type", "seconds"}
+    expected = {"mode", "metrics", "by_language", "by_type", "by_kind", "seconds"}
+    assert set(body["runs"][0]) == expected
     assert body["runs"][0]["by_type"]["q0"]["queries"] == 1
     written = {p.name for p in (tmp_path / "rep").iterdir()}
     assert written == {"results.json", "results.md", "per_query.tsv", "metrics.png"}
@@ -178,16 +180,17 @@ def test_cli_compares_modes_reports_and_gates(
     assert bad.exit_code == 2 and "unknown metric" in bad.output
 
 
-def test_the_repository_eval_set_quotes_the_sample_corpus() -> None:
+def test_the_repository_eval_set_is_generated_from_the_sample_corpus(tmp_path: Path) -> None:
+    """corpus/eval is written by corpus/tools/build_eval.py; editing a document or question
+    without regenerating it fails here."""
     repo = Path(__file__).resolve().parent.parent
+    write_eval_set(repo / "corpus", repo / "corpus" / "eval" / "questions", tmp_path)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        committed = (repo / "corpus" / "eval" / name).read_text(encoding="utf-8")
+        assert (tmp_path / name).read_text(encoding="utf-8") == committed, name
     dataset = load_beir(repo / "corpus" / "eval")
-    sources = "\n".join(
-        p.read_text(encoding="utf-8")
-        for p in (repo / "corpus").rglob("*.*")
-        if p.suffix in {".md", ".txt"}
-    )
-    for entry in dataset.corpus:
-        assert entry.text in sources, entry.corpus_id
     types = {q.metadata["type"] for q in dataset.queries}
     assert types == {"zh", "en", "zh→en", "en→zh", "mixed"}
-    assert dataset.unjudged_queries == 0
+    kinds = {q.metadata["kind"] for q in dataset.queries}
+    assert kinds == {"sop", "interview-only", "revision", "sop+interview"}
+    assert len(dataset.queries) >= 80 and dataset.unjudged_queries == 0

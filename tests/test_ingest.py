@@ -7,6 +7,7 @@ import pytest
 from ingest.pipeline import ingest
 from retriever.search import search
 from retriever.store import FaissStore, ModelMismatchError, WriterBusyError
+from tests.conftest import SAMPLE_FILES
 from tests.fakes import FakeEncoder
 
 
@@ -19,7 +20,7 @@ def doc_sources(store: FaissStore) -> set[str]:
 def test_first_ingest_adds_every_file(tmp_path: Path, corpus_copy: Path) -> None:
     store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
     summary = ingest([corpus_copy], store, encoder)
-    assert (summary.added, summary.failed) == (4, 0)
+    assert (summary.added, summary.failed) == (SAMPLE_FILES, 0)
     assert summary.chunks == summary.embedded == len(encoder.embedded) > 4
     manifest = store.manifest()
     assert manifest is not None
@@ -39,7 +40,7 @@ def test_unchanged_folder_embeds_nothing_and_keeps_the_generation(
     before = store.current_generation()
     again = FakeEncoder()
     summary = ingest([corpus_copy], store, again)
-    assert (summary.unchanged, summary.added, summary.updated) == (4, 0, 0)
+    assert (summary.unchanged, summary.added, summary.updated) == (SAMPLE_FILES, 0, 0)
     assert again.embedded == []
     assert store.current_generation() == before
 
@@ -51,7 +52,7 @@ def test_editing_one_file_re_embeds_only_that_file(tmp_path: Path, corpus_copy: 
     edited.write_text(edited.read_text() + "\n7) 新增步驟：每週校正扭力計 calibrate weekly.\n")
     encoder = FakeEncoder()
     summary = ingest([corpus_copy], store, encoder)
-    assert (summary.updated, summary.unchanged) == (1, 3)
+    assert (summary.updated, summary.unchanged) == (1, SAMPLE_FILES - 1)
     assert encoder.embedded, "the changed chunk must be embedded"
     assert all("calibrate weekly" in text for text in encoder.embedded)
     snapshot = store.snapshot()
@@ -86,8 +87,8 @@ def test_bad_files_are_reported_and_the_rest_kept(tmp_path: Path, corpus_copy: P
     assert set(reasons) == {"broken.pdf", "empty.md", "blob.txt", "missing.md"}
     assert "PDF" in reasons["broken.pdf"] and "empty" in reasons["empty.md"]
     assert "binary" in reasons["blob.txt"] and "no such" in reasons["missing.md"]
-    assert (summary.added, summary.failed) == (4, 4)
-    assert len(doc_sources(store)) == 4
+    assert (summary.added, summary.failed) == (SAMPLE_FILES, 4)
+    assert len(doc_sources(store)) == SAMPLE_FILES
 
 
 def test_a_crash_mid_ingest_leaves_the_previous_index(tmp_path: Path, corpus_copy: Path) -> None:
