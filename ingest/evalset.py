@@ -51,6 +51,7 @@ def corpus_units(corpus: Path) -> list[Unit]:
 
 
 def _units(doc: Document) -> list[Unit]:
+    spans: list[tuple[int, int, str | None]]
     if doc.turns:
         spans = [(doc.turns[g[0]].char_start, doc.turns[g[-1]].char_end, None)
                  for g in exchanges(doc.turns)]  # fmt: skip

@@ -31,12 +31,14 @@ def test_zscore_fusion_by_hand() -> None:
     assert [item for item, _ in zscore_fusion([dense, sparse], depth=2)] == [1, 3]
 
 
-def test_a_list_blind_to_an_item_counts_as_no_evidence() -> None:
+def test_a_list_blind_to_an_item_takes_the_vote_of_the_lists_that_see_it() -> None:
     dense = [(1, 0.9), (2, 0.8), (3, 0.7)]
     sparse = [(2, 5.0), (3, 1.0)]
     plain = dict(zscore_fusion([dense, sparse], 10))
     blind = dict(zscore_fusion([dense, sparse], 10, [lambda i: False, lambda i: i == 1]))
-    assert blind[1] == pytest.approx(plain[1] + 1.0)  # 0 instead of the floor of -1
+    dense_z = (0.9 - 0.8) / (0.02 / 3) ** 0.5
+    assert plain[1] == pytest.approx(dense_z - 1.0)  # missing from BM25: its floor, -1
+    assert blind[1] == pytest.approx(2 * dense_z)  # BM25 cannot read it: dense votes twice
     assert blind[2] == plain[2]
 
 
