@@ -46,11 +46,8 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    utf16 = _bomless_utf16(data)
-    if utf16 is not None:
-        return _strict(data, utf16), utf16
     if b"\x00" in data:
-        raise DecodeError("binary file, not text")
+        return _bomless_utf16(data)
     return _detected(data)
 
 
@@ -61,18 +58,19 @@ def _strict(data: bytes, encoding: str) -> str:
         raise DecodeError(f"invalid {encoding} text (byte {exc.start})") from exc
 
 
-def _bomless_utf16(data: bytes) -> str | None:
-    """UTF-16 of mostly ASCII text has a NUL in every other byte; the side tells the order."""
-    sample = data[:4096]
-    if len(sample) < 4:
-        return None
-    even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    half = len(sample) // 2
-    if odd > 0.3 * half and even < 0.05 * half:
-        return "utf-16-le"
-    if even > 0.3 * half and odd < 0.05 * half:
-        return "utf-16-be"
-    return None
+def _bomless_utf16(data: bytes) -> tuple[str, str]:
+    """NUL bytes are either UTF-16 without a BOM or a binary file: UTF-16 must decode strictly
+    and read as coherent text."""
+    charset_normalizer = require("charset_normalizer", "charset-normalizer")
+    for encoding in ("utf_16_le", "utf_16_be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        match = charset_normalizer.from_bytes(data, cp_isolation=[encoding]).best()
+        if match is not None and match.chaos <= MAX_CHAOS:
+            return text, encoding.replace("_", "-")
+    raise DecodeError("binary file, not text")
 
 
 def _detected(data: bytes) -> tuple[str, str]:

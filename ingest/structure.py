@@ -172,7 +172,7 @@ class _Parser:
         if is_notice(text):
             return True
         after = step_marker(text)
-        return after is not None and after.style == marker.style and "." not in marker.number
+        return after is not None and after.style == marker.style and _follows(marker, after)
 
     def _open_section(self, heading: tuple[int, str], line: Line) -> None:
         depth, title = heading
@@ -231,6 +231,13 @@ def page_furniture(lines: list[Line]) -> set[int]:
             key = _FURNITURE_DIGITS.sub("#", " ".join(line.text.split()))
             edges.setdefault(key, []).append(i)
     return {i for indexes in edges.values() if len(indexes) >= 2 for i in indexes}
+
+
+def _follows(marker: Marker, after: Marker) -> bool:
+    """`after` is the next item of `marker`'s list: 3 after 2, 4.3 after 4.2."""
+    head, _, last = marker.number.rpartition(".")
+    after_head, _, after_last = after.number.rpartition(".")
+    return head == after_head and last.isdigit() and after_last == str(int(last) + 1)
 
 
 def parse_blocks(lines: list[Line], markdown: bool, pdf: bool) -> list[Block]:

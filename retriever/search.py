@@ -171,9 +171,17 @@ def _without_near_duplicates(passages: list[Passage], k: int) -> list[Passage]:
     for passage in passages:
         if len(kept) == k:
             break
-        if not any(_jaccard(passage.tokens, other.tokens) >= NEAR_DUPLICATE for other in kept):
+        if not any(_repeats(passage, other) for other in kept):
             kept.append(passage)
     return kept
+
+
+def _repeats(passage: Passage, better: Passage) -> bool:
+    """A near-copy of a better passage adds nothing, unless it is the other side of a revision
+    change that the reader asked to see."""
+    if passage.citation.superseded != better.citation.superseded:
+        return False
+    return _jaccard(passage.tokens, better.tokens) >= NEAR_DUPLICATE
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -26,6 +26,49 @@ def test_query_returns_cited_passages(client: TestClient) -> None:
     assert body["passages"][0]["score"] >= body["passages"][-1]["score"]
 
 
+def test_citations_carry_structure_and_filters_narrow(client: TestClient) -> None:
+    body = {"question": "鬆刀 取下舊刀 刀把", "k": 3, "filters": {"doc_type": "sop", "line": "L1"}}
+    response = client.post("/v1/query", json=body)
+    assert response.status_code == 200, response.text
+    passages = response.json()["passages"]
+    assert passages and {p["citation"]["doc_id"] for p in passages} <= {"SOP-CNC-004", "SOP-BL-002"}
+    citation = passages[0]["citation"]
+    assert citation["doc_type"] == "sop" and citation["authority"] == "official"
+    assert citation["revision"] == "A" and citation["superseded"] is False
+    assert citation["label"].startswith(citation["doc_id"] + " rev A §")
+    interview = client.post(
+        "/v1/query", json={"question": "鎢棒 研磨", "filters": {"doc_type": ["interview"]}}
+    ).json()["passages"][0]
+    assert interview["citation"]["speaker"] == "陳師傅" and interview["citation"]["start"]
+
+
+def test_superseded_revisions_only_on_request(client: TestClient) -> None:
+    question = {
+        "question": "二段射出壓力 每次降低 bar",
+        "k": 10,
+        "filters": {"doc_id": "SOP-IM-012"},
+    }
+    current = client.post("/v1/query", json=question).json()["passages"]
+    assert {p["citation"]["revision"] for p in current} == {"C"}
+    both = client.post("/v1/query", json={**question, "include_superseded": True}).json()
+    old = [p for p in both["passages"] if p["citation"]["revision"] == "B"]
+    assert old and all(p["citation"]["superseded"] for p in old)
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"owner": "x"}, "cannot filter on"),
+        ({"line": []}, "has no value"),
+        ({"line": {"$ne": 1}}, "valid string"),
+        ({"line": "x" * 201}, "at most 200"),
+    ],
+)
+def test_bad_filters_get_422(client: TestClient, filters: dict[str, object], message: str) -> None:
+    response = client.post("/v1/query", json={"question": "ok", "filters": filters})
+    assert response.status_code == 422 and message in response.text
+
+
 def test_default_k_is_five(client: TestClient) -> None:
     response = client.post("/v1/query", json={"question": "lockout padlock tag"})
     assert response.status_code == 200

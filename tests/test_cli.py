@@ -68,3 +68,23 @@ def test_query_without_an_index_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(cli.app, ["query", "anything", "--home", str(tmp_path / "nothing")])
     assert result.exit_code == 2
     assert "shifu ingest" in result.output
+
+
+def test_query_filters_and_superseded_revisions(tmp_path: Path, corpus_copy: Path) -> None:
+    home = str(tmp_path / "home")
+    runner.invoke(cli.app, ["ingest", str(corpus_copy), "--home", home])
+    args = ["query", "射出壓力 每次降低", "--home", home, "--json", "--filter", "doc_id=SOP-IM-012"]
+    current = json.loads(runner.invoke(cli.app, args).stdout)["passages"]
+    assert {p["citation"]["revision"] for p in current} == {"C"}
+    both = json.loads(runner.invoke(cli.app, [*args, "--include-superseded"]).stdout)
+    assert "B" in {p["citation"]["revision"] for p in both["passages"]}
+    bad = runner.invoke(cli.app, ["query", "x", "--home", home, "--filter", "doc_type"])
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+
+
+def test_ingest_says_which_fields_were_defaulted(tmp_path: Path) -> None:
+    (tmp_path / "note.txt").write_text("扭力計每週校正一次。\n")
+    result = runner.invoke(cli.app, ["ingest", str(tmp_path / "note.txt"), "--home",
+                                     str(tmp_path / "h")])  # fmt: skip
+    assert result.exit_code == 0
+    assert "defaulted doc_id, doc_type, language, title for note.txt" in result.output

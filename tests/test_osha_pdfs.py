@@ -107,3 +107,23 @@ def test_citation_offsets_point_into_the_document_text(
     for hit in search(snapshot, encoder, "energy isolating device lockout", k=5).passages:
         if hit.citation.source == "osha3120.pdf":
             assert doc.text[hit.citation.char_start : hit.citation.char_end] == hit.text
+
+
+@pytest.mark.parametrize(
+    ("question", "page", "step"),
+    [
+        ("Apply the lockout or tagout device(s) to the energy-isolating device(s)", 14, "4"),
+        ("Verify the isolation and deenergization of the machine", 14, "6"),
+        ("Clear employees from the area around the machines", 21, "2"),
+    ],
+)
+def test_osha_3120_procedures_are_cited_by_step(
+    osha_index: tuple[FaissStore, FakeEncoder], question: str, page: int, step: str
+) -> None:
+    store, encoder = osha_index
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    hits = search(snapshot, encoder, question, k=1, filters={"source": ["osha3120.pdf"]})
+    citation = hits.passages[0].citation
+    assert (citation.page, citation.step) == (page, step)
+    assert citation.label == f"osha3120 step {step} (p. {page})"
