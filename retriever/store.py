@@ -14,10 +14,9 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -30,119 +29,26 @@ from retriever.fsutil import (
     prune_generations,
     remove_stale_staging,
 )
-from retriever.generation import SearchIndexes, write_derived
+from retriever.generation import write_derived
+from retriever.manifest import (
+    FORMAT_VERSION,
+    Manifest,
+    ModelMismatchError,
+    StoreError,
+    WriterBusyError,
+    read_manifest,
+)
 from retriever.metadata import MetadataDB
 from retriever.records import Chunk, Document
-from retriever.rows import ChunkRow, DocumentRow
+from retriever.rows import DocumentRow
+from retriever.snapshot import FaissSnapshot, Snapshot
 
-FORMAT_VERSION = 5  # 5: document metadata, revisions, steps and speaker turns
+__all__ = [
+    "FORMAT_VERSION", "FaissSnapshot", "FaissStore", "Manifest", "ModelMismatchError",
+    "Snapshot", "StoreError", "StoreWriter", "WriterBusyError", "text_hash",
+]  # fmt: skip
+
 KEEP_GENERATIONS = 2  # the live one and its predecessor, which open readers may still use
-
-
-class StoreError(RuntimeError):
-    """The index cannot be opened or written."""
-
-
-class WriterBusyError(StoreError):
-    """Another ingest holds the writer lock."""
-
-
-class ModelMismatchError(StoreError):
-    """The index was built with another embedding model."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    format_version: int
-    model: str
-    dim: int
-    count: int
-    next_chunk_id: int
-    generation: int
-    created_at: float
-    language_projection: bool = False
-
-    def check_model(self, model: str, dim: int) -> None:
-        if (self.model, self.dim) != (model, dim):
-            raise ModelMismatchError(
-                f"index was built with model {self.model!r} (dim {self.dim}) but the "
-                f"configured model is {model!r} (dim {dim}); use the same model or a new home"
-            )
-
-
-class Snapshot(Protocol):
-    """A consistent, read-only view of one index generation."""
-
-    manifest: Manifest
-
-    def allowed_ids(
-        self, filters: Mapping[str, Sequence[str]] | None, include_superseded: bool = False
-    ) -> list[int] | None: ...
-
-    def dense_many(
-        self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
-    ) -> list[list[tuple[int, float]]]: ...
-
-    def sparse_many(
-        self, questions: Sequence[str], k: int, allowed: Sequence[int] | None = None
-    ) -> list[list[tuple[int, float]]]: ...
-
-    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]: ...
-
-    def scripts(self) -> dict[int, str]: ...
-
-    def documents(self) -> list[DocumentRow]: ...
-
-    def close(self) -> None: ...
-
-
-class FaissSnapshot:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.manifest = _read_manifest(folder / "manifest.json")
-        self.indexes = SearchIndexes.load(folder)
-        self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
-        self._scripts: dict[int, str] | None = None
-        self._current: list[int] | None = None
-        self._has_superseded = self.meta.count_superseded() > 0
-
-    def scripts(self) -> dict[int, str]:
-        """Script ('zh' or 'en') of every chunk, read once per snapshot."""
-        if self._scripts is None:
-            self._scripts = self.meta.chunk_scripts()
-        return self._scripts
-
-    def allowed_ids(
-        self, filters: Mapping[str, Sequence[str]] | None, include_superseded: bool = False
-    ) -> list[int] | None:
-        """Chunks a query may rank (None: all). Superseded revisions are left out unless asked
-        for; that default set is computed once per snapshot."""
-        if filters:
-            return self.meta.chunk_ids_where(filters, include_superseded)
-        if include_superseded or not self._has_superseded:
-            return None
-        if self._current is None:
-            self._current = self.meta.chunk_ids_where({}, include_superseded=False)
-        return self._current
-
-    def dense_many(
-        self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
-    ) -> list[list[tuple[int, float]]]:
-        return self.indexes.dense.search_many(self.indexes.prepare_queries(vectors), k, allowed)
-
-    def sparse_many(
-        self, questions: Sequence[str], k: int, allowed: Sequence[int] | None = None
-    ) -> list[list[tuple[int, float]]]:
-        return self.indexes.sparse.search_many(questions, k, allowed)
-
-    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
-        return self.meta.chunk_rows(chunk_ids)
-
-    def documents(self) -> list[DocumentRow]:
-        return self.meta.documents()
-
-    def close(self) -> None:
-        self.meta.close()
 
 
 class FaissStore:
@@ -160,7 +66,7 @@ class FaissStore:
 
     def manifest(self) -> Manifest | None:
         name = self.current_generation()
-        return _read_manifest(self.root / name / "manifest.json") if name else None
+        return read_manifest(self.root / name / "manifest.json") if name else None
 
     def snapshot(self) -> FaissSnapshot | None:
         name = self.current_generation()
@@ -293,16 +199,3 @@ def text_hash(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _read_manifest(path: Path) -> Manifest:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"cannot read index manifest {path}: {exc}") from exc
-    if data.get("format_version") != FORMAT_VERSION:
-        raise StoreError(
-            f"index {path.parent} has format {data.get('format_version')}, "
-            f"this Shifu reads format {FORMAT_VERSION}; re-ingest into a new home"
-        )
-    return Manifest(**data)

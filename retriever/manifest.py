@@ -1,0 +1,54 @@
+"""The manifest every index generation carries (model, dimension, count, format), checked on
+load, and the store's errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMAT_VERSION = 5  # 5: document metadata, revisions, steps and speaker turns
+
+
+class StoreError(RuntimeError):
+    """The index cannot be opened or written."""
+
+
+class WriterBusyError(StoreError):
+    """Another ingest holds the writer lock."""
+
+
+class ModelMismatchError(StoreError):
+    """The index was built with another embedding model."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: str
+    dim: int
+    count: int
+    next_chunk_id: int
+    generation: int
+    created_at: float
+    language_projection: bool = False
+
+    def check_model(self, model: str, dim: int) -> None:
+        if (self.model, self.dim) != (model, dim):
+            raise ModelMismatchError(
+                f"index was built with model {self.model!r} (dim {self.dim}) but the "
+                f"configured model is {model!r} (dim {dim}); use the same model or a new home"
+            )
+
+
+def read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read index manifest {path}: {exc}") from exc
+    if data.get("format_version") != FORMAT_VERSION:
+        raise StoreError(
+            f"index {path.parent} has format {data.get('format_version')}, "
+            f"this Shifu reads format {FORMAT_VERSION}; re-ingest into a new home"
+        )
+    return Manifest(**data)

@@ -1,0 +1,89 @@
+"""Read-only views of one index generation: what search and evaluation rank over."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from retriever.generation import SearchIndexes
+from retriever.manifest import Manifest, read_manifest
+from retriever.metadata import MetadataDB
+from retriever.rows import ChunkRow, DocumentRow
+
+
+class Snapshot(Protocol):
+    """A consistent, read-only view of one index generation."""
+
+    manifest: Manifest
+
+    def allowed_ids(
+        self, filters: Mapping[str, Sequence[str]] | None, include_superseded: bool = False
+    ) -> list[int] | None: ...
+
+    def dense_many(
+        self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]: ...
+
+    def sparse_many(
+        self, questions: Sequence[str], k: int, allowed: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]: ...
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]: ...
+
+    def scripts(self) -> dict[int, str]: ...
+
+    def documents(self) -> list[DocumentRow]: ...
+
+    def close(self) -> None: ...
+
+
+class FaissSnapshot:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.manifest = read_manifest(folder / "manifest.json")
+        self.indexes = SearchIndexes.load(folder)
+        self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
+        self._scripts: dict[int, str] | None = None
+        self._current: list[int] | None = None
+        self._has_superseded = self.meta.count_superseded() > 0
+
+    def scripts(self) -> dict[int, str]:
+        """Script ('zh' or 'en') of every chunk, read once per snapshot."""
+        if self._scripts is None:
+            self._scripts = self.meta.chunk_scripts()
+        return self._scripts
+
+    def allowed_ids(
+        self, filters: Mapping[str, Sequence[str]] | None, include_superseded: bool = False
+    ) -> list[int] | None:
+        """Chunks a query may rank (None: all). Superseded revisions are left out unless asked
+        for; that default set is computed once per snapshot."""
+        if filters:
+            return self.meta.chunk_ids_where(filters, include_superseded)
+        if include_superseded or not self._has_superseded:
+            return None
+        if self._current is None:
+            self._current = self.meta.chunk_ids_where({}, include_superseded=False)
+        return self._current
+
+    def dense_many(
+        self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]:
+        return self.indexes.dense.search_many(self.indexes.prepare_queries(vectors), k, allowed)
+
+    def sparse_many(
+        self, questions: Sequence[str], k: int, allowed: Sequence[int] | None = None
+    ) -> list[list[tuple[int, float]]]:
+        return self.indexes.sparse.search_many(questions, k, allowed)
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        return self.meta.chunk_rows(chunk_ids)
+
+    def documents(self) -> list[DocumentRow]:
+        return self.meta.documents()
+
+    def close(self) -> None:
+        self.meta.close()
