@@ -37,6 +37,7 @@ def zscore_fusion(
     a passage is neither rewarded nor punished for what one retriever cannot read."""
     items = list(dict.fromkeys(item for ranking in rankings for item, _ in ranking))
     standardised = [_standardise(r) if r else {} for r in rankings]
+    floors = [min(scores.values(), default=0.0) for scores in standardised]
     fused: dict[int, float] = {}
     for item in items:
         seen, seen_weight, blind_weight = 0.0, 0.0, 0.0
@@ -47,7 +48,7 @@ def zscore_fusion(
             if blind_to and blind_to[i](item):
                 blind_weight += weight
                 continue
-            seen += weight * scores.get(item, min(scores.values()))
+            seen += weight * scores.get(item, floors[i])
             seen_weight += weight
         imputed = seen / seen_weight * blind_weight if seen_weight else 0.0
         fused[item] = seen + imputed
