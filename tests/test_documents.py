@@ -107,6 +107,12 @@ def test_subtitles_become_turns_with_times(tmp_path: Path, name: str, text: str)
     speakers = [t.speaker for t in document.turns]
     assert speakers[0] in ("林工程師", "張工程師") and len(document.turns) == 2
     assert document.turns[0].is_interviewer and not document.turns[1].is_interviewer
+    first, second = document.turns
+    assert (first.time_start, second.time_start) in {
+        ("00:12:03", "00:12:06"),
+        ("00:00:05", "00:00:09"),
+    }
+    assert second.time_end in {"00:13:10", "00:00:21"}
 
 
 def test_an_interview_is_cited_by_speaker_and_time(tmp_path: Path) -> None:
