@@ -14,7 +14,9 @@ import numpy as np
 from ingest.chunking import ChunkingConfig, chunk_document
 from ingest.loaders import Loaded, LoadError, SourceFile, discover, load_document, source_hash
 from retriever.encoder import Encoder
+from retriever.faults import crash_point
 from retriever.records import Chunk, Document
+from retriever.rows import DocumentRow
 from retriever.store import FaissStore, StoreWriter, text_hash
 
 
@@ -49,9 +51,12 @@ class IngestSummary:
     defaulted: dict[str, list[str]] = field(default_factory=dict)  # source -> derived fields
     superseded: list[str] = field(default_factory=list)  # "doc_id rev X" now superseded
 
+    files: list[dict[str, str]] = field(default_factory=list)  # per file: path, status, ...
+
     def fail(self, error: LoadError) -> None:
         self.failed += 1
         self.failures.append({"path": str(error.path), "reason": error.reason})
+        self.files.append({"path": str(error.path), "status": "failed", "reason": error.reason})
 
     def warn(self, path: str, message: str) -> None:
         self.warnings.append({"path": path, "message": message})
@@ -81,6 +86,7 @@ def ingest(
     config = _checked(config, encoder)
     summary = IngestSummary()
     files, missing = discover(paths)
+    crash_point("ingest:discovered")
     for error in missing:
         summary.fail(error)
     with store.writer(encoder.name, encoder.dim) as writer:
@@ -145,6 +151,8 @@ def _load_changed(
         existing = writer.document_by_path(str(file.path))
         if existing is not None and existing.content_hash == source_hash(file.path, data):
             summary.unchanged += 1
+            summary.files.append({"path": str(file.path), "status": "unchanged",
+                                  "doc_id": existing.doc_id})  # fmt: skip
             continue
         key = existing.key if existing else _new_key(file, writer)
         try:
@@ -154,6 +162,7 @@ def _load_changed(
             summary.fail(error)
             continue
         _note(summary, loaded)
+        crash_point("ingest:loaded")
         chunks = chunk_document(loaded.document, encoder.count_tokens, config)
         pending.append(_Pending(loaded.document, chunks, is_update=existing is not None))
     return pending
@@ -205,17 +214,26 @@ def _write(
         if text_hash(c.indexed_text) not in reused[p.document.key]
     ]
     progress.start(len(to_embed))
-    fresh = iter(encoder.encode_passages(to_embed, progress=progress.advance))
+
+    def advance(n: int) -> None:
+        progress.advance(n)
+        crash_point("ingest:embedding")  # between batches of the model
+
+    fresh = iter(encoder.encode_passages(to_embed, progress=advance))
     for item in pending:
         known = reused[item.document.key]
         vectors = [known.get(text_hash(c.indexed_text)) for c in item.chunks]
         matrix = [v if v is not None else next(fresh) for v in vectors]
         shape = (0, encoder.dim)
+        crash_point("ingest:embedded")
         writer.put_document(
             item.document, item.chunks, np.vstack(matrix) if matrix else np.zeros(shape)
         )
+        crash_point("ingest:written")
         summary.updated += item.is_update
         summary.added += not item.is_update
+        summary.files.append({"path": item.document.path, "doc_id": item.document.doc_id,
+                              "status": "updated" if item.is_update else "added"})  # fmt: skip
         summary.pages += len(item.document.pages)
         summary.chunks += len(item.chunks)
     summary.embedded = len(to_embed)
@@ -234,3 +252,17 @@ def _prune(writer: StoreWriter) -> int:
     for doc in gone:
         writer.delete_document(doc.key)
     return len(gone)
+
+
+def remove_documents(
+    store: FaissStore, encoder: Encoder, doc_id: str, revision: str | None = None
+) -> list[DocumentRow]:
+    """Delete every revision of a document (or one) from all indexes, in one generation."""
+    with store.writer(encoder.name, encoder.dim) as writer:
+        rows = [r for r in writer.revisions_of(doc_id)
+                if revision is None or r.meta.revision == revision]  # fmt: skip
+        for row in rows:
+            writer.delete_document(row.key)
+        if rows:
+            writer.commit()
+    return rows

@@ -94,16 +94,38 @@ class MetadataDB:
         return {h: cid for h, cid in rows}
 
     def chunk_ids_where(
-        self, filters: Mapping[str, Sequence[str]], include_superseded: bool
+        self,
+        filters: Mapping[str, Sequence[str]],
+        include_superseded: bool,
+        groups: Sequence[str] | None = None,
     ) -> list[int]:
-        clauses, params = filter_sql(filters)
-        if not include_superseded:
-            clauses.append("d.superseded = 0")
+        """Chunks of the documents that match; `groups` None sees every document."""
+        where, params = document_sql(filters, include_superseded, groups)
         sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON c.doc_key = d.key"
-        return [r[0] for r in self._rows(f"{sql} WHERE {' AND '.join(clauses) or '1'}", params)]
+        return [r[0] for r in self._rows(f"{sql} WHERE {where}", params)]
+
+    def documents_where(
+        self,
+        filters: Mapping[str, Sequence[str]],
+        include_superseded: bool,
+        groups: Sequence[str] | None,
+        page: tuple[int, int] | None = None,
+    ) -> tuple[int, list[tuple[DocumentRow, int]]]:
+        """(how many match, the page of (document, chunk count)), ordered by doc_id, revision."""
+        where, params = document_sql(filters, include_superseded, groups)
+        total = int(self._rows(f"SELECT COUNT(*) FROM documents d WHERE {where}", params)[0][0])
+        limit = f" LIMIT {int(page[1])} OFFSET {int(page[0])}" if page else ""
+        counted = "(SELECT COUNT(*) FROM chunks c WHERE c.doc_key = d.key)"
+        order = "ORDER BY d.doc_id, d.revision, d.key"
+        sql = f"SELECT {_DOCS_D}, {counted} FROM documents d WHERE {where} {order}{limit}"
+        rows = self._rows(sql, params)
+        return total, [(document_row(r[:-1]), int(r[-1])) for r in rows]
 
     def count_superseded(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM documents WHERE superseded = 1")[0][0])
+
+    def count_restricted(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM documents WHERE access != '[]'")[0][0])
 
     def chunk_rows(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
         ids = list(chunk_ids)
@@ -167,6 +189,24 @@ class MetadataDB:
             # one revision stored as many entries (an evaluation corpus) shares its order
             flags.extend((int(order[:2] != latest[:2]), key) for key, order in orders.items())
         self._conn.executemany("UPDATE documents SET superseded = ? WHERE key = ?", flags)
+
+
+def document_sql(
+    filters: Mapping[str, Sequence[str]],
+    include_superseded: bool,
+    groups: Sequence[str] | None,
+) -> tuple[str, list[str]]:
+    """The WHERE clause over documents `d`: metadata filters, revisions, access groups. A
+    document without access groups is visible to all; else one group must be shared."""
+    clauses, params = filter_sql(filters)
+    if not include_superseded:
+        clauses.append("d.superseded = 0")
+    if groups is not None:
+        marks = ",".join("?" * len(groups))
+        shared = f" OR EXISTS (SELECT 1 FROM json_each(d.access) WHERE value IN ({marks}))"
+        clauses.append(f"(d.access = '[]'{shared if groups else ''})")
+        params.extend(groups)
+    return " AND ".join(clauses) or "1", params
 
 
 def filter_sql(filters: Mapping[str, Sequence[str]]) -> tuple[list[str], list[str]]:

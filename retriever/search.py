@@ -103,7 +103,10 @@ def search(
     filters: Mapping[str, Sequence[str]] | None = None,
     reranker: Reranker | None = None,
     include_superseded: bool = False,
+    groups: Sequence[str] | None = None,
 ) -> SearchResult:
+    """`groups` are the caller's access groups (None: sees every document); documents outside
+    them are excluded before any retriever ranks, scores or highlights anything."""
     if mode not in MODES:
         raise SearchError(f"unknown mode {mode!r}; choose from {list(MODES)}")
     if mode == "hybrid+rerank" and reranker is None:
@@ -112,7 +115,7 @@ def search(
     snapshot.manifest.check_model(encoder.name, encoder.dim)
     vector = None if mode == "bm25" else encoder.encode_queries([question])
     base = "hybrid" if mode == "hybrid+rerank" else mode
-    allowed = snapshot.allowed_ids(filters, include_superseded)
+    allowed = snapshot.allowed_ids(filters, include_superseded, groups)
     rankings, stages = rank_many(snapshot, [question], vector, base, CANDIDATES, allowed)
     if reranker is not None and mode == "hybrid+rerank":
         pool = _rerank(reranker, question, _passages(snapshot, rankings[0]))

@@ -13,6 +13,8 @@ from retriever.manifest import Manifest, read_manifest
 from retriever.metadata import MetadataDB
 from retriever.rows import ChunkRow, DocumentRow
 
+MAX_CACHED_SETS = 64  # allowed-chunk lists kept per snapshot (one per group combination)
+
 
 class Snapshot(Protocol):
     """A consistent, read-only view of one index generation."""
@@ -20,7 +22,10 @@ class Snapshot(Protocol):
     manifest: Manifest
 
     def allowed_ids(
-        self, filters: Mapping[str, Sequence[str]] | None, include_superseded: bool = False
+        self,
+        filters: Mapping[str, Sequence[str]] | None,
+        include_superseded: bool = False,
+        groups: Sequence[str] | None = None,
     ) -> list[int] | None: ...
 
     def dense_many(
@@ -47,8 +52,9 @@ class FaissSnapshot:
         self.indexes = SearchIndexes.load(folder)
         self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
         self._scripts: dict[int, str] | None = None
-        self._current: list[int] | None = None
+        self._allowed: dict[tuple[bool, tuple[str, ...] | None], list[int]] = {}
         self._has_superseded = self.meta.count_superseded() > 0
+        self._has_restricted = self.meta.count_restricted() > 0
 
     def scripts(self) -> dict[int, str]:
         """Script ('zh' or 'en') of every chunk, read once per snapshot."""
@@ -57,17 +63,26 @@ class FaissSnapshot:
         return self._scripts
 
     def allowed_ids(
-        self, filters: Mapping[str, Sequence[str]] | None, include_superseded: bool = False
+        self,
+        filters: Mapping[str, Sequence[str]] | None,
+        include_superseded: bool = False,
+        groups: Sequence[str] | None = None,
     ) -> list[int] | None:
         """Chunks a query may rank (None: all). Superseded revisions are left out unless asked
-        for; that default set is computed once per snapshot."""
+        for, and with `groups` (None: sees everything) documents whose access groups the
+        caller shares none of. Without filters the set is computed once per snapshot."""
+        if groups is not None and not self._has_restricted:
+            groups = None
         if filters:
-            return self.meta.chunk_ids_where(filters, include_superseded)
-        if include_superseded or not self._has_superseded:
+            return self.meta.chunk_ids_where(filters, include_superseded, groups)
+        if groups is None and (include_superseded or not self._has_superseded):
             return None
-        if self._current is None:
-            self._current = self.meta.chunk_ids_where({}, include_superseded=False)
-        return self._current
+        key = (include_superseded, None if groups is None else tuple(sorted(groups)))
+        if key not in self._allowed:
+            if len(self._allowed) >= MAX_CACHED_SETS:
+                self._allowed.clear()
+            self._allowed[key] = self.meta.chunk_ids_where({}, include_superseded, groups)
+        return self._allowed[key]
 
     def dense_many(
         self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None

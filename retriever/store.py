@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from retriever.faiss_index import VectorIndex
+from retriever.faults import crash_point
 from retriever.fsutil import (
     LockBusy,
     acquire_lock,
@@ -114,6 +115,7 @@ class StoreWriter:
         else:
             self.vectors = VectorIndex.empty(dim)
         self.meta = MetadataDB(self._staging / "meta.sqlite")
+        crash_point("writer:staged")
         self.manifest = Manifest(
             FORMAT_VERSION,
             model,
@@ -168,24 +170,32 @@ class StoreWriter:
         self.meta.delete_document(key)
 
     def commit(self) -> Manifest:
+        crash_point("commit:begin")
         self.meta.mark_superseded()
         self.meta.commit()
         count = self.meta.count_chunks()
         if count != self.vectors.count:
             raise StoreError(f"metadata holds {count} chunks but the index {self.vectors.count}")
         projected = write_derived(self._staging, self.vectors, self.meta)
+        crash_point("commit:derived")
         self.meta.close()
         self.manifest = replace(
             self.manifest, count=count, created_at=time.time(), language_projection=projected
         )
         self.vectors.write(self._staging / "vectors.faiss")
+        crash_point("commit:vectors")
         (self._staging / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2))
+        crash_point("commit:manifest")
         fsync_tree(self._staging)
+        crash_point("commit:fsynced")
         final = self._store.root / f"gen-{self.manifest.generation:06d}"
         shutil.rmtree(final, ignore_errors=True)  # leftover of a crash after rename, never live
         os.replace(self._staging, final)
+        crash_point("commit:renamed")
         atomic_write(self._store.root / "CURRENT", final.name)
+        crash_point("commit:current")
         prune_generations(self._store.root, keep=KEEP_GENERATIONS)
+        crash_point("commit:pruned")
         self._lock.close()
         return self.manifest
 

@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import logging
+import time
 from importlib import resources
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from retriever.encoder import EncoderError
 from retriever.search import SearchError, SearchResult
-from retriever.store import ModelMismatchError, StoreError
+from retriever.store import ModelMismatchError, StoreError, WriterBusyError
+from service import api_documents
+from service.auth import KeyFileError
+from service.jobs import JobRunner
+from service.limits import BodyLimit
+from service.observability import Metrics, install
 from service.runtime import EmptyIndexError, EncoderFactory, Runtime
-from service.schemas import ErrorResponse, HealthResponse, QueryRequest, QueryResponse
+from service.schemas import (
+    ErrorResponse,
+    HealthResponse,
+    QueryRequest,
+    QueryResponse,
+    ReadyResponse,
+)
+from service.security import Reader, RuntimeDep, visible_groups
 from service.settings import Settings
 
 logger = logging.getLogger("shifu")
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None) -> FastAPI:
@@ -34,23 +38,28 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
         version="0.1.0",
     )
     app.state.runtime = Runtime(settings, encoder_factory)
-    app.add_exception_handler(StoreError, _store_error)
-    app.add_exception_handler(SearchError, _search_error)
-    app.add_exception_handler(EncoderError, _store_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.state.jobs = JobRunner(settings.home / "jobs")
+    app.state.metrics = Metrics()
+    for error, handler in ((StoreError, _store_error), (SearchError, _search_error),
+                           (EncoderError, _store_error), (KeyFileError, _store_error),
+                           (Exception, _unexpected_error)):  # fmt: skip
+        app.add_exception_handler(error, handler)
+    install(app, app.state.metrics)
+    app.add_middleware(BodyLimit, json_limit=settings.max_body_bytes,
+                       upload_limit=settings.max_upload_bytes)  # fmt: skip
     _add_routes(app)
+    app.include_router(api_documents.router, responses=_ERRORS)
     return app
 
 
-def _add_routes(app: FastAPI) -> None:
-    errors: dict[int | str, dict[str, object]] = {
-        409: {"model": ErrorResponse},
-        422: {"model": ErrorResponse},
-        503: {"model": ErrorResponse},
-    }
+_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorResponse} for status in (401, 403, 409, 413, 422, 503)
+}
 
-    @app.post("/v1/query", response_model=QueryResponse, responses=errors)
-    def query(body: QueryRequest, runtime: RuntimeDep) -> QueryResponse:
+
+def _add_routes(app: FastAPI) -> None:
+    @app.post("/v1/query", response_model=QueryResponse, responses=_ERRORS)
+    def query(body: QueryRequest, runtime: RuntimeDep, principal: Reader) -> QueryResponse:
         question = body.question.strip()
         if not question:
             raise HTTPException(422, "question is empty")
@@ -60,7 +69,12 @@ def _add_routes(app: FastAPI) -> None:
                 422, f"question is {len(question)} characters; the limit is {limit}"
             )
         filters = {k: [v] if isinstance(v, str) else v for k, v in body.filters.items()}
-        result = runtime.query(question, body.k, body.mode, filters, body.include_superseded)
+        began = time.perf_counter()
+        result = runtime.query(question, body.k, body.mode, filters, body.include_superseded,
+                               visible_groups(principal))  # fmt: skip
+        metrics: Metrics = app.state.metrics
+        metrics.queries.labels(body.mode).inc()
+        metrics.query_seconds.labels(body.mode).observe(time.perf_counter() - began)
         return QueryResponse.model_validate(result_body(question, result))
 
     @app.get("/v1/health", response_model=HealthResponse)
@@ -72,6 +86,20 @@ def _add_routes(app: FastAPI) -> None:
             generation=manifest.generation if manifest else None,
             chunks=manifest.count if manifest else 0,
         )
+
+    @app.get("/v1/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
+    def ready(runtime: RuntimeDep, principal: Reader) -> JSONResponse:
+        index = runtime.store.current_generation() is not None
+        model = runtime.encoder_loaded
+        missing = [name for name, ok in (("index", index), ("model", model)) if not ok]
+        detail = f"not loaded: {', '.join(missing)}" if missing else None
+        body = ReadyResponse(ready=not missing, index=index, model=model, detail=detail)
+        return JSONResponse(body.model_dump(), status_code=503 if missing else 200)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        payload, content_type = app.state.metrics.render()
+        return Response(payload, media_type=content_type)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
@@ -93,11 +121,11 @@ async def _search_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
-    """Errors an operator can fix: no index yet, another model's index, a missing model."""
+    """Errors an operator can fix: no index yet, another model's index, a busy writer."""
     status = 500
-    if isinstance(exc, EmptyIndexError | EncoderError):
+    if isinstance(exc, EmptyIndexError | EncoderError | KeyFileError):
         status = 503
-    elif isinstance(exc, ModelMismatchError):
+    elif isinstance(exc, ModelMismatchError | WriterBusyError):
         status = 409
     return JSONResponse({"detail": str(exc)}, status_code=status)
 

@@ -16,6 +16,8 @@ from retriever.encoder import EncoderError
 from retriever.metrics import metric_names
 from retriever.search import SearchError
 from retriever.store import StoreError
+from service.auth import KeyFileError
+from service.cli_keys import keys_app
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -24,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
 HomeOption = Annotated[
@@ -205,18 +208,43 @@ def serve_cmd(
     home: HomeOption = None,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="no API keys (development; loopback only)")
+    ] = False,
 ) -> None:
     """Serve the HTTP API and the search page."""
     import uvicorn
 
     from service.app import create_app
+    from service.observability import configure_json_logs
 
-    settings = make_settings(home, host=host, port=port)
+    if no_auth and host not in LOOPBACK:
+        err.print(f"[red]error:[/red] --no-auth binds only to loopback, not {host}")
+        raise typer.Exit(2)
+    settings = make_settings(home, host=host, port=port, auth=False if no_auth else None)
     fastapi_app = create_app(settings)
-    err.print(f"loading model {settings.model} ...")
     with _fail_cleanly():
+        _first_key(fastapi_app.state.runtime)
+        err.print(f"loading model {settings.model} ...")
         _ = fastapi_app.state.runtime.encoder  # fail before binding, not on the first query
-    uvicorn.run(fastapi_app, host=settings.host, port=settings.port)
+    if settings.log_json:
+        configure_json_logs()
+    uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning")
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _first_key(runtime: Runtime) -> None:
+    """A home with auth on and no key yet gets an admin key, printed this once."""
+    if not runtime.settings.auth or runtime.keys():
+        return
+    from service.auth import add_key
+
+    key = add_key(runtime.settings.key_path, "admin", "admin", [])
+    err.print(f"created the first API key (admin), shown only now:\n\n    {key}\n\n"
+              f"its hash is in {runtime.settings.key_path}; add more with `shifu keys add`",
+              highlight=False)  # fmt: skip
 
 
 @contextmanager
@@ -224,7 +252,7 @@ def _fail_cleanly() -> Iterator[None]:
     """Turn the errors a user can fix into one line on stderr and exit status 2."""
     try:
         yield
-    except (StoreError, EncoderError, SearchError, ValueError) as exc:
+    except (StoreError, EncoderError, SearchError, ValueError, KeyFileError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
 

@@ -1,4 +1,4 @@
-"""What the CLI and the HTTP app share: one encoder, one store, the live snapshot."""
+"""What the CLI and the HTTP app share: one encoder, one store, the live snapshot, the keys."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ingest.chunking import ChunkingConfig
-from ingest.pipeline import IngestSummary, Progress, ingest
+from ingest.pipeline import IngestSummary, Progress, ingest, remove_documents
 from retriever.encoder import Encoder, load_encoder
 from retriever.reranker import Reranker, load_reranker
+from retriever.rows import DocumentRow
 from retriever.search import SearchResult, search
 from retriever.store import FaissSnapshot, FaissStore, StoreError
+from service.auth import ApiKey, parse_keys, read_key_file
 from service.settings import Settings
 
 EncoderFactory = Callable[[Settings], Encoder]
@@ -34,6 +36,7 @@ class Runtime:
         self._snapshot: FaissSnapshot | None = None
         self._reranker: Reranker | None = None
         self._lock = threading.Lock()
+        self._keys: tuple[float | None, list[ApiKey]] | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -41,6 +44,10 @@ class Runtime:
             if self._encoder is None:
                 self._encoder = self._encoder_factory(self.settings)
             return self._encoder
+
+    @property
+    def encoder_loaded(self) -> bool:
+        return self._encoder is not None
 
     def snapshot(self) -> FaissSnapshot:
         """The live generation; reopened when an ingest has swapped in a new one."""
@@ -54,6 +61,17 @@ class Runtime:
                 self._snapshot = self.store.snapshot()
             assert self._snapshot is not None
             return self._snapshot
+
+    def keys(self) -> list[ApiKey]:
+        """The configured keys; the keys file is re-read when it changes, so a key added with
+        `shifu keys add` works without a restart."""
+        path = self.settings.key_path
+        mtime = path.stat().st_mtime if path.is_file() else None
+        with self._lock:
+            if self._keys is None or self._keys[0] != mtime:
+                from_env = parse_keys(list(self.settings.api_keys), "SHIFU_API_KEYS")
+                self._keys = (mtime, from_env + read_key_file(path))
+            return self._keys[1]
 
     @property
     def reranker(self) -> Reranker | None:
@@ -69,10 +87,11 @@ class Runtime:
         mode: str = "hybrid",
         filters: Mapping[str, Sequence[str]] | None = None,
         include_superseded: bool = False,
+        groups: Sequence[str] | None = None,
     ) -> SearchResult:
         reranker = self.reranker if mode == "hybrid+rerank" else None
         return search(self.snapshot(), self.encoder, question, k, mode, filters, reranker,
-                      include_superseded)  # fmt: skip
+                      include_superseded, groups)  # fmt: skip
 
     @property
     def chunking(self) -> ChunkingConfig:
@@ -80,3 +99,6 @@ class Runtime:
 
     def ingest(self, paths: list[Path], prune: bool, progress: Progress | None) -> IngestSummary:
         return ingest(paths, self.store, self.encoder, self.chunking, prune, progress)
+
+    def remove(self, doc_id: str, revision: str | None = None) -> list[DocumentRow]:
+        return remove_documents(self.store, self.encoder, doc_id, revision)

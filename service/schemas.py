@@ -78,3 +78,65 @@ class HealthResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+class FileResult(BaseModel):
+    file: str
+    status: str = Field(description="added, updated, unchanged or failed")
+    doc_id: str | None = None
+    reason: str | None = None
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: str = Field(description="queued, running, done or failed")
+    files: list[str]
+    result: dict[str, object] | None = None
+    error: str | None = None
+
+
+class UploadResponse(BaseModel):
+    job: JobOut | None = Field(description="set when the upload is ingested in the background")
+    files: list[FileResult]
+    generation: int | None = None
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    source: str
+    kind: str
+    revision: str | None
+    effective_date: str | None
+    superseded: bool
+    doc_type: str | None
+    authority: str | None
+    language: str | None
+    line: str | None
+    station: str | None
+    equipment: str | None
+    access: list[str]
+    pages: int
+    chunks: int
+    ingested_at: float
+    defaulted: list[str] = Field(description="metadata fields derived from the file")
+
+
+class DocumentList(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    documents: list[DocumentOut]
+
+
+class DocumentRevisions(BaseModel):
+    doc_id: str
+    chunks: int
+    revisions: list[DocumentOut]
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    index: bool
+    model: bool
+    detail: str | None = None

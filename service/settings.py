@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retriever.encoder import DEFAULT_MODEL
+
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -23,7 +26,27 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_question_chars: int = Field(default=2000, ge=1)
+    auth: bool = Field(default=True, description="require an API key on /v1/ routes")
+    keys_file: Path | None = Field(default=None, description="API keys (default HOME/keys.yaml)")
+    api_keys: list[dict[str, Any]] = Field(
+        default_factory=list, description="more keys, as JSON: [{id, sha256, role, groups}]"
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="JSON request bodies")
+    max_upload_bytes: int = Field(default=50 * MIB, ge=1024, description="one upload request")
+    max_upload_files: int = Field(default=20, ge=1)
+    background_upload_bytes: int = Field(
+        default=2 * MIB, ge=0, description="uploads larger than this are ingested as a job"
+    )
+    log_json: bool = Field(default=True, description="structured JSON logs from `shifu serve`")
 
     @property
     def model_cache(self) -> Path:
         return self.models_dir or self.home / "models"
+
+    @property
+    def key_path(self) -> Path:
+        return self.keys_file or self.home / "keys.yaml"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"

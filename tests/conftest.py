@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from ingest.pipeline import ingest
 from retriever.store import FaissStore
 from service.app import create_app
+from service.auth import add_key
 from service.settings import Settings
 from tests.fakes import FakeEncoder
 
@@ -40,12 +41,29 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(tmp_path: Path, corpus_copy: Path) -> TestClient:
-    """The HTTP app over the sample corpus, indexed with the fake encoder."""
+def api_keys(tmp_path: Path) -> dict[str, str]:
+    """One key per role (and a reader of the molding group), in HOME/keys.yaml."""
+    path = tmp_path / "home" / "keys.yaml"
+    return {
+        "reader": add_key(path, "reader", "reader", []),
+        "molding": add_key(path, "molding-reader", "reader", ["molding"]),
+        "editor": add_key(path, "editor", "editor", []),
+        "admin": add_key(path, "admin", "admin", []),
+    }
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def client(tmp_path: Path, corpus_copy: Path, api_keys: dict[str, str]) -> TestClient:
+    """The HTTP app over the sample corpus, indexed with the fake encoder; calls carry a
+    reader's key unless a test sends another."""
     encoder = FakeEncoder()
     ingest([corpus_copy], FaissStore(tmp_path / "home"), encoder)
     app = create_app(Settings(home=tmp_path / "home"), encoder_factory=lambda _: encoder)
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, raise_server_exceptions=False, headers=bearer(api_keys["reader"]))
 
 
 @pytest.fixture(scope="session")

@@ -99,7 +99,9 @@ def test_health_reports_the_index(client: TestClient) -> None:
 
 
 def test_empty_home_answers_503_with_a_hint(tmp_path: Path) -> None:
-    app = create_app(Settings(home=tmp_path / "none"), encoder_factory=lambda _: FakeEncoder())
+    app = create_app(
+        Settings(home=tmp_path / "none", auth=False), encoder_factory=lambda _: FakeEncoder()
+    )
     client = TestClient(app, raise_server_exceptions=False)
     response = client.post("/v1/query", json={"question": "lockout"})
     assert response.status_code == 503
@@ -113,7 +115,7 @@ def test_unexpected_errors_become_a_500_without_a_trace(tmp_path: Path) -> None:
 
     ingest([Path(__file__).parent.parent / "corpus"], FaissStore(tmp_path / "h"), FakeEncoder())
     client = TestClient(
-        create_app(Settings(home=tmp_path / "h"), broken), raise_server_exceptions=False
+        create_app(Settings(home=tmp_path / "h", auth=False), broken), raise_server_exceptions=False
     )
     response = client.post("/v1/query", json={"question": "lockout"})
     assert response.status_code == 500

@@ -113,7 +113,9 @@ def test_near_duplicate_passages_are_collapsed(tmp_path: Path, corpus_copy: Path
     (corpus_copy / "copy-of-mt-001.md").write_text(original.read_text())
     encoder = FakeEncoder()
     ingest([corpus_copy], FaissStore(tmp_path / "home"), encoder)
-    app = create_app(Settings(home=tmp_path / "home"), encoder_factory=lambda _: encoder)
+    app = create_app(
+        Settings(home=tmp_path / "home", auth=False), encoder_factory=lambda _: encoder
+    )
     body = TestClient(app).post("/v1/query", json={"question": "padlock danger tag", "k": 10})
     texts = [" ".join(p["text"].split()) for p in body.json()["passages"]]
     assert len(texts) == len(set(texts))

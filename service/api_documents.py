@@ -1,0 +1,200 @@
+"""Documents over HTTP: upload (ingested by the CLI's pipeline), list, show, delete, fetch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+
+from retriever.metadata import FILTERABLE_FIELDS
+from retriever.rows import DocumentRow
+from service.jobs import JobRunner
+from service.runtime import Runtime
+from service.schemas import DocumentList, DocumentOut, DocumentRevisions, JobOut, UploadResponse
+from service.security import Editor, Reader, RuntimeDep, visible_groups
+from service.uploads import (
+    Staged,
+    UploadError,
+    UploadTooLarge,
+    cleaned,
+    metadata_yaml,
+    place,
+    stage,
+)
+
+router = APIRouter(prefix="/v1")
+MAX_PER_PAGE = 100
+
+
+def jobs_of(request: Request) -> JobRunner:
+    runner: JobRunner = request.app.state.jobs
+    return runner
+
+
+@router.post("/documents", response_model=UploadResponse, status_code=200,
+             responses={202: {"model": UploadResponse}, 413: {}, 422: {}})  # fmt: skip
+def upload(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: Editor,
+    files: Annotated[list[UploadFile], File(description="SOPs and transcripts")],
+    metadata: Annotated[str | None, Form(description="JSON metadata for every file")] = None,
+) -> JSONResponse:
+    settings = runtime.settings
+    if len(files) > settings.max_upload_files:
+        raise HTTPException(413, f"{len(files)} files; at most {settings.max_upload_files}")
+    sidecar = _sidecar(metadata)
+    staged: list[Staged] = []
+    results: list[dict[str, str]] = []
+    total = 0
+    with cleaned(staged):
+        for upload_file in files:
+            try:
+                item, size = stage(settings.uploads_dir, upload_file.filename, upload_file.file,
+                                   settings.max_upload_bytes - total)  # fmt: skip
+            except UploadTooLarge as exc:
+                raise HTTPException(413, str(exc)) from exc
+            except UploadError as exc:
+                results.append({"file": upload_file.filename or "", "status": "failed",
+                                "reason": str(exc)})  # fmt: skip
+                continue
+            staged.append(item)
+            total += size
+        paths = [place(item, sidecar) for item in staged]
+    if not paths:
+        return JSONResponse({"job": None, "files": results}, status_code=422)
+    if total > settings.background_upload_bytes:
+        job = jobs_of(request).submit([p.name for p in paths], lambda: _ingest(runtime, paths, []))
+        return JSONResponse({"job": _job(job), "files": results}, status_code=202)
+    return JSONResponse(_ingest(runtime, paths, results))
+
+
+def _sidecar(metadata: str | None) -> str | None:
+    if metadata is None or not metadata.strip():
+        return None
+    try:
+        values = json.loads(metadata)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"metadata is not JSON: {exc.msg}") from exc
+    if not isinstance(values, dict):
+        raise HTTPException(422, "metadata must be a JSON object of field: value")
+    try:
+        return metadata_yaml(values)
+    except UploadError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+def _ingest(runtime: Runtime, paths: list[Any], results: list[dict[str, str]]) -> dict[str, Any]:
+    summary = runtime.ingest(paths, prune=False, progress=None)
+    names = {str(p): p.name for p in paths}
+    for row in summary.files:
+        row = {**row, "file": names.get(row["path"], row["path"])}
+        results.append({k: v for k, v in row.items() if k != "path"})
+    return {"job": None, "files": results, "generation": summary.generation}
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def job(job_id: str, request: Request, principal: Editor) -> dict[str, Any]:
+    found = jobs_of(request).get(job_id)
+    if found is None:
+        raise HTTPException(404, f"no job {job_id!r}")
+    return _job(found)
+
+
+def _job(found: Any) -> dict[str, Any]:
+    return {"job_id": found.job_id, "status": found.status, "files": list(found.files),
+            "result": found.result, "error": found.error}  # fmt: skip
+
+
+@router.get("/documents", response_model=DocumentList)
+def list_documents(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: Reader,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
+    include_superseded: bool = False,
+) -> dict[str, Any]:
+    filters = _query_filters(request)
+    total, rows = runtime.snapshot().meta.documents_where(
+        filters, include_superseded, visible_groups(principal), ((page - 1) * per_page, per_page)
+    )
+    return {"total": total, "page": page, "per_page": per_page,
+            "documents": [_document(row, chunks) for row, chunks in rows]}  # fmt: skip
+
+
+def _query_filters(request: Request) -> dict[str, list[str]]:
+    paging = {"page", "per_page", "include_superseded"}
+    unknown = sorted(set(request.query_params) - set(FILTERABLE_FIELDS) - paging)
+    if unknown:
+        raise HTTPException(422, f"cannot filter on {unknown}; use {list(FILTERABLE_FIELDS)}")
+    return {k: request.query_params.getlist(k) for k in FILTERABLE_FIELDS
+            if k in request.query_params}  # fmt: skip
+
+
+def _document(row: DocumentRow, chunks: int) -> dict[str, Any]:
+    meta = row.meta
+    return DocumentOut(
+        doc_id=row.doc_id, title=row.title, source=row.source, kind=row.kind,
+        revision=meta.revision, effective_date=meta.effective_date, superseded=row.superseded,
+        doc_type=meta.doc_type, authority=meta.authority, language=meta.language,
+        line=meta.line, station=meta.station, equipment=meta.equipment,
+        access=list(meta.access), pages=row.page_count, chunks=chunks,
+        ingested_at=row.ingested_at, defaulted=list(meta.defaulted),
+    ).model_dump()  # fmt: skip
+
+
+def _revisions(runtime: Runtime, principal: Any, doc_id: str) -> list[tuple[DocumentRow, int]]:
+    """Every revision the caller may see; none (404) is the same answer for a document that
+    does not exist and one outside the caller's groups."""
+    _, rows = runtime.snapshot().meta.documents_where(
+        {"doc_id": [doc_id]}, True, visible_groups(principal)
+    )
+    if not rows:
+        raise HTTPException(404, f"no document {doc_id!r}")
+    return rows
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentRevisions)
+def show_document(doc_id: str, runtime: RuntimeDep, principal: Reader) -> dict[str, Any]:
+    rows = _revisions(runtime, principal, doc_id)
+    revisions = [_document(row, chunks) for row, chunks in rows]
+    return {"doc_id": doc_id, "chunks": sum(c for _, c in rows), "revisions": revisions}
+
+
+@router.delete("/documents/{doc_id}")
+def delete_document(
+    doc_id: str, runtime: RuntimeDep, principal: Editor, revision: str | None = None
+) -> dict[str, Any]:
+    visible = {row.key for row, _ in _revisions(runtime, principal, doc_id)}
+    if principal.groups and not principal.sees_everything:
+        _, everything = runtime.snapshot().meta.documents_where({"doc_id": [doc_id]}, True, None)
+        if {row.key for row, _ in everything} != visible:
+            raise HTTPException(403, f"{doc_id!r} has revisions outside your access groups")
+    removed = runtime.remove(doc_id, revision)
+    if not removed:
+        raise HTTPException(404, f"no revision {revision!r} of {doc_id!r}")
+    uploads = runtime.settings.uploads_dir.resolve()
+    for row in removed:  # an uploaded original goes too, so a re-ingest cannot bring it back
+        path = Path(row.path)
+        if path.parent == uploads:
+            path.unlink(missing_ok=True)
+            path.with_name(f"{path.name}.meta.yaml").unlink(missing_ok=True)
+    return {"doc_id": doc_id, "removed": [r.meta.revision or r.source for r in removed]}
+
+
+@router.get("/documents/{doc_id}/file", response_class=FileResponse)
+def document_file(
+    doc_id: str, runtime: RuntimeDep, principal: Reader, revision: str | None = None
+) -> FileResponse:
+    rows = [row for row, _ in _revisions(runtime, principal, doc_id)
+            if (row.meta.revision == revision if revision else not row.superseded)]  # fmt: skip
+    if not rows:
+        raise HTTPException(404, f"no revision {revision!r} of {doc_id!r}")
+    path = Path(rows[0].path)
+    if not path.is_file():
+        raise HTTPException(410, f"the original of {doc_id!r} is no longer at {rows[0].source}")
+    return FileResponse(path, filename=path.name)

@@ -1,0 +1,62 @@
+"""`shifu keys`: API keys in the keys file (hashes only; a new key is printed once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.auth import ROLES, KeyFileError, Role, add_key, read_key_file, write_key_file
+from service.settings import Settings
+
+keys_app = typer.Typer(help="Manage API keys (stored hashed in HOME/keys.yaml).",
+                       no_args_is_help=True)  # fmt: skip
+
+HomeOption = Annotated[Path | None, typer.Option("--home", help="data home")]
+
+
+def _path(home: Path | None) -> Path:
+    settings = Settings(home=home) if home is not None else Settings()
+    return settings.key_path
+
+
+@keys_app.command("add")
+def add(
+    key_id: Annotated[str, typer.Argument(help="a name for the key, e.g. line3-tablet")],
+    role: Annotated[str, typer.Option(help="reader, editor or admin")] = "reader",
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="access group (repeat)")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Create a key and print it once; only its hash is kept."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}")
+    checked_role: Role = role  # type: ignore[assignment]
+    try:
+        key = add_key(_path(home), key_id, checked_role, group or [])
+    except KeyFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(key)
+    typer.echo(f"key {key_id!r} ({role}) added; it is shown only now", err=True)
+
+
+@keys_app.command("list")
+def list_keys(home: HomeOption = None) -> None:
+    """Key ids, roles and groups (never the keys)."""
+    for key in read_key_file(_path(home)):
+        typer.echo(f"{key.key_id}\t{key.role}\t{','.join(key.groups)}")
+
+
+@keys_app.command("remove")
+def remove(key_id: Annotated[str, typer.Argument()], home: HomeOption = None) -> None:
+    """Revoke a key."""
+    path = _path(home)
+    keys = read_key_file(path)
+    kept = [k for k in keys if k.key_id != key_id]
+    if len(kept) == len(keys):
+        typer.echo(f"error: no key {key_id!r}", err=True)
+        raise typer.Exit(2)
+    write_key_file(path, kept)
