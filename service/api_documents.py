@@ -119,9 +119,13 @@ def list_documents(
     include_superseded: bool = False,
 ) -> dict[str, Any]:
     filters = _query_filters(request)
-    total, rows = runtime.snapshot().meta.documents_where(
-        filters, include_superseded, visible_groups(principal), ((page - 1) * per_page, per_page)
-    )
+    with runtime.reading() as snapshot:
+        total, rows = snapshot.meta.documents_where(
+            filters,
+            include_superseded,
+            visible_groups(principal),
+            ((page - 1) * per_page, per_page),
+        )
     return {"total": total, "page": page, "per_page": per_page,
             "documents": [_document(row, chunks) for row, chunks in rows]}  # fmt: skip
 
@@ -150,9 +154,10 @@ def _document(row: DocumentRow, chunks: int) -> dict[str, Any]:
 def _revisions(runtime: Runtime, principal: Any, doc_id: str) -> list[tuple[DocumentRow, int]]:
     """Every revision the caller may see; none (404) is the same answer for a document that
     does not exist and one outside the caller's groups."""
-    _, rows = runtime.snapshot().meta.documents_where(
-        {"doc_id": [doc_id]}, True, visible_groups(principal)
-    )
+    with runtime.reading() as snapshot:
+        _, rows = snapshot.meta.documents_where(
+            {"doc_id": [doc_id]}, True, visible_groups(principal)
+        )
     if not rows:
         raise HTTPException(404, f"no document {doc_id!r}")
     return rows
@@ -171,7 +176,8 @@ def delete_document(
 ) -> dict[str, Any]:
     visible = {row.key for row, _ in _revisions(runtime, principal, doc_id)}
     if principal.groups and not principal.sees_everything:
-        _, everything = runtime.snapshot().meta.documents_where({"doc_id": [doc_id]}, True, None)
+        with runtime.reading() as snapshot:
+            _, everything = snapshot.meta.documents_where({"doc_id": [doc_id]}, True, None)
         if {row.key for row, _ in everything} != visible:
             raise HTTPException(403, f"{doc_id!r} has revisions outside your access groups")
     removed = runtime.remove(doc_id, revision)

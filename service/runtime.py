@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ingest.chunking import ChunkingConfig
@@ -37,6 +38,7 @@ class Runtime:
         self._reranker: Reranker | None = None
         self._lock = threading.Lock()
         self._keys: tuple[float | None, list[ApiKey]] | None = None
+        self._readers: dict[FaissSnapshot, int] = {}
 
     @property
     def encoder(self) -> Encoder:
@@ -49,18 +51,35 @@ class Runtime:
     def encoder_loaded(self) -> bool:
         return self._encoder is not None
 
-    def snapshot(self) -> FaissSnapshot:
-        """The live generation; reopened when an ingest has swapped in a new one."""
+    @contextmanager
+    def reading(self) -> Iterator[FaissSnapshot]:
+        """The live generation for one request. A generation an ingest has replaced is closed
+        when its last reader is done, so a long-running server does not leak file handles."""
         with self._lock:
-            name = self.store.current_generation()
-            if name is None:
-                raise EmptyIndexError(
-                    f"no index in {self.settings.home}: run `shifu ingest PATH` first"
-                )
-            if self._snapshot is None or self._snapshot.folder.name != name:
-                self._snapshot = self.store.snapshot()
-            assert self._snapshot is not None
-            return self._snapshot
+            snapshot = self._live()
+            self._readers[snapshot] = self._readers.get(snapshot, 0) + 1
+        try:
+            yield snapshot
+        finally:
+            with self._lock:
+                self._readers[snapshot] -= 1
+                if not self._readers[snapshot] and snapshot is not self._snapshot:
+                    del self._readers[snapshot]
+                    snapshot.close()
+
+    def _live(self) -> FaissSnapshot:
+        name = self.store.current_generation()
+        if name is None:
+            raise EmptyIndexError(
+                f"no index in {self.settings.home}: run `shifu ingest PATH` first"
+            )
+        if self._snapshot is None or self._snapshot.folder.name != name:
+            retired, self._snapshot = self._snapshot, self.store.snapshot()
+            if retired is not None and not self._readers.get(retired):
+                self._readers.pop(retired, None)
+                retired.close()
+        assert self._snapshot is not None
+        return self._snapshot
 
     def keys(self) -> list[ApiKey]:
         """The configured keys; the keys file is re-read when it changes, so a key added with
@@ -90,8 +109,9 @@ class Runtime:
         groups: Sequence[str] | None = None,
     ) -> SearchResult:
         reranker = self.reranker if mode == "hybrid+rerank" else None
-        return search(self.snapshot(), self.encoder, question, k, mode, filters, reranker,
-                      include_superseded, groups)  # fmt: skip
+        with self.reading() as snapshot:
+            return search(snapshot, self.encoder, question, k, mode, filters, reranker,
+                          include_superseded, groups)  # fmt: skip
 
     @property
     def chunking(self) -> ChunkingConfig:

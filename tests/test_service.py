@@ -176,3 +176,17 @@ def test_an_ingest_elsewhere_is_picked_up_and_writers_are_serialised(
     ingest([corpus_copy], store, FakeEncoder())
     hit = client.post("/v1/query", json={"question": "arrived-later", "k": 1}).json()
     assert hit["passages"][0]["citation"]["source"] == "late.md"
+
+
+def test_a_replaced_generation_is_closed_once_its_readers_are_done(
+    client: TestClient, tmp_path: Path, corpus_copy: Path
+) -> None:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.reading() as first:
+        (corpus_copy / "new.md").write_text("1. 新步驟 new-step。\n")
+        ingest([corpus_copy], FaissStore(tmp_path / "home"), FakeEncoder())
+        with runtime.reading() as second:
+            assert second is not first
+        assert first.documents()  # still open while its reader is on it
+    with pytest.raises(Exception, match="closed"):
+        first.documents()
