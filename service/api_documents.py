@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from retriever.metadata import FILTERABLE_FIELDS
 from retriever.rows import DocumentRow
 from service.jobs import JobRunner
+from service.observability import Metrics
 from service.runtime import Runtime
 from service.schemas import DocumentList, DocumentOut, DocumentRevisions, JobOut, UploadResponse
 from service.security import Editor, Reader, RuntimeDep, visible_groups
@@ -64,12 +65,16 @@ def upload(
             staged.append(item)
             total += size
         paths = [place(item, sidecar) for item in staged]
+    request.app.state.metrics.count_ingest(results)  # the files refused before ingest
     if not paths:
         return JSONResponse({"job": None, "files": results}, status_code=422)
     if total > settings.background_upload_bytes:
-        job = jobs_of(request).submit([p.name for p in paths], lambda: _ingest(runtime, paths, []))
+        metrics: Metrics = request.app.state.metrics
+        job = jobs_of(request).submit(
+            [p.name for p in paths], lambda: _ingest(runtime, metrics, paths, [])
+        )
         return JSONResponse({"job": _job(job), "files": results}, status_code=202)
-    return JSONResponse(_ingest(runtime, paths, results))
+    return JSONResponse(_ingest(runtime, request.app.state.metrics, paths, results))
 
 
 def _sidecar(metadata: str | None) -> str | None:
@@ -87,8 +92,11 @@ def _sidecar(metadata: str | None) -> str | None:
         raise HTTPException(422, str(exc)) from exc
 
 
-def _ingest(runtime: Runtime, paths: list[Any], results: list[dict[str, str]]) -> dict[str, Any]:
+def _ingest(
+    runtime: Runtime, metrics: Metrics, paths: list[Path], results: list[dict[str, str]]
+) -> dict[str, Any]:
     summary = runtime.ingest(paths, prune=False, progress=None)
+    metrics.count_ingest(summary.files)
     names = {str(p): p.name for p in paths}
     for row in summary.files:
         row = {**row, "file": names.get(row["path"], row["path"])}

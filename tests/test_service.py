@@ -114,6 +114,7 @@ def test_upload_list_show_fetch_and_delete(client: TestClient, api_keys: dict[st
     )
     assert client.delete("/v1/documents/SOP-TQ-009").status_code == 403  # a reader
     assert client.delete("/v1/documents/SOP-TQ-009", headers=bearer(editor)).status_code == 200
+    assert 'shifu_ingested_files_total{status="added"} 1.0' in client.get("/metrics").text
     after = client.post("/v1/query", json=query).json()["passages"]
     assert all(p["citation"]["doc_id"] != "SOP-TQ-009" for p in after)
     assert client.get("/v1/documents/SOP-TQ-009").status_code == 404
