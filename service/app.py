@@ -48,6 +48,7 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     app.add_middleware(BodyLimit, json_limit=settings.max_body_bytes,
                        upload_limit=settings.max_upload_bytes)  # fmt: skip
     _add_routes(app)
+    _add_operations(app)
     app.include_router(api_documents.router, responses=_ERRORS)
     return app
 
@@ -77,6 +78,8 @@ def _add_routes(app: FastAPI) -> None:
         metrics.query_seconds.labels(body.mode).observe(time.perf_counter() - began)
         return QueryResponse.model_validate(result_body(question, result))
 
+
+def _add_operations(app: FastAPI) -> None:
     @app.get("/v1/health", response_model=HealthResponse)
     def health(runtime: RuntimeDep) -> HealthResponse:
         manifest = runtime.store.manifest()
