@@ -14,7 +14,10 @@ def crash_point(name: str) -> None:
     target = os.environ.get(ENV)
     if not target:
         return
-    wanted, _, count = target.partition(":")
+    # point names contain colons themselves ("commit:begin"); only a trailing number counts
+    wanted, _, count = target.rpartition(":")
+    if not count.isdigit():
+        wanted, count = target, ""
     if wanted != name:
         return
     remaining = int(count or 1)

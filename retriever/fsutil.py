@@ -23,10 +23,16 @@ def acquire_lock(path: Path) -> IO[str]:
     return handle
 
 
-def remove_stale_staging(root: Path) -> None:
-    """Staging folders left by a crashed writer; we hold the lock, so none is in use."""
+def remove_stale_staging(root: Path, live: str | None) -> None:
+    """What a crashed writer left (we hold the lock, so none of it is in use): staging
+    folders, a half-written CURRENT, a renamed generation that CURRENT never came to name."""
     for leftover in root.glob(".gen-*.tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in root.glob(".CURRENT.tmp-*"):
+        leftover.unlink(missing_ok=True)
+    for folder in root.glob("gen-*"):
+        if live is not None and folder.is_dir() and folder.name > live:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def prune_generations(root: Path, keep: int) -> None:

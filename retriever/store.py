@@ -95,7 +95,7 @@ class StoreWriter:
                 f"another ingest is writing to {store.root}; wait for it to finish"
             ) from exc
         try:
-            remove_stale_staging(store.root)
+            remove_stale_staging(store.root, store.current_generation())
             self._open_staging(model, dim)
         except BaseException:
             self._lock.close()
