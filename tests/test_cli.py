@@ -88,3 +88,27 @@ def test_ingest_says_which_fields_were_defaulted(tmp_path: Path) -> None:
                                      str(tmp_path / "h")])  # fmt: skip
     assert result.exit_code == 0
     assert "defaulted doc_id, doc_type, language, title for note.txt" in result.output
+
+
+def test_keys_are_printed_once_and_stored_hashed(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    added = runner.invoke(cli.app, ["keys", "add", "line3", "--role", "editor", "--group",
+                                    "molding", "--home", home])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    key = added.stdout.strip()
+    assert key.startswith("shifu_")
+    stored = (tmp_path / "home" / "keys.yaml").read_text()
+    assert key not in stored and "line3" in stored
+    listed = runner.invoke(cli.app, ["keys", "list", "--home", home]).stdout
+    assert listed.strip() == "line3\teditor\tmolding"
+    again = runner.invoke(cli.app, ["keys", "add", "line3", "--home", home])
+    assert again.exit_code == 2 and "already exists" in again.output
+    assert runner.invoke(cli.app, ["keys", "remove", "line3", "--home", home]).exit_code == 0
+    assert runner.invoke(cli.app, ["keys", "list", "--home", home]).stdout.strip() == ""
+
+
+def test_no_auth_refuses_a_public_address(tmp_path: Path) -> None:
+    result = runner.invoke(
+        cli.app, ["serve", "--no-auth", "--host", "0.0.0.0", "--home", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "loopback" in result.output
