@@ -178,15 +178,15 @@ def _new_key(file: SourceFile, writer: StoreWriter) -> str:
 
 def _check_revision(document: Document, writer: StoreWriter, pending: list[_Pending]) -> None:
     """Two files may hold two revisions of one document, never the same revision twice."""
-    others = [(r.path, r.meta.revision) for r in writer.revisions_of(document.doc_id)]
-    others += [(p.document.path, p.document.meta.revision) for p in pending
+    others = [(r.path, r.source, r.meta.revision) for r in writer.revisions_of(document.doc_id)]
+    others += [(p.document.path, p.document.source, p.document.meta.revision) for p in pending
                if p.document.doc_id == document.doc_id]  # fmt: skip
-    for path, revision in others:
+    for path, source, revision in others:
         if path != document.path and revision == document.meta.revision:
             shown = f"revision {revision}" if revision else "no revision"
             raise LoadError(
                 Path(document.path),
-                f"doc_id {document.doc_id!r} with {shown} is already stored from {path}; "
+                f"doc_id {document.doc_id!r} with {shown} is already stored from {source}; "
                 "give this file another revision or doc_id",
             )
 

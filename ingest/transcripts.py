@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from retriever.lazy import require
 from retriever.records import Turn
@@ -107,13 +107,16 @@ def _role_label(speaker: str) -> bool:
 
 
 def _with_ends(turns: list[RawTurn]) -> list[RawTurn]:
-    """A time-stamped turn ends where the next one starts."""
-    ended = []
-    for i, turn in enumerate(turns):
-        following = next((t.time_start for t in turns[i + 1 :] if t.time_start), None)
-        ended.append(RawTurn(turn.speaker, turn.text, turn.time_start, turn.time_end or following)
-                     if turn.time_start else turn)  # fmt: skip
-    return ended
+    """A time-stamped turn ends where the next time-stamped one starts (one backward pass)."""
+    ended: list[RawTurn] = []
+    following: str | None = None
+    for turn in reversed(turns):
+        if turn.time_start:
+            ended.append(replace(turn, time_end=turn.time_end or following))
+            following = turn.time_start
+        else:
+            ended.append(turn)
+    return ended[::-1]
 
 
 def looks_like_transcript(turns: list[RawTurn]) -> bool:

@@ -112,6 +112,7 @@ def search(
     if mode == "hybrid+rerank" and reranker is None:
         raise SearchError("mode 'hybrid+rerank' needs a reranker: set SHIFU_RERANKER to a folder")
     _check_filters(filters)
+    _check_text([question, *(v for values in (filters or {}).values() for v in values)])
     snapshot.manifest.check_model(encoder.name, encoder.dim)
     vector = None if mode == "bm25" else encoder.encode_queries([question])
     base = "hybrid" if mode == "hybrid+rerank" else mode
@@ -134,6 +135,14 @@ def _check_filters(filters: Mapping[str, Sequence[str]] | None) -> None:
     empty = sorted(name for name, values in (filters or {}).items() if not values)
     if empty:
         raise SearchError(f"filter {empty} has no value")
+
+
+def _check_text(texts: Sequence[str]) -> None:
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise SearchError("the question or a filter is not valid Unicode text") from exc
 
 
 def _top_distinct(snapshot: Snapshot, ranking: ChunkRanking, k: int) -> list[Passage]:

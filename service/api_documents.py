@@ -17,12 +17,15 @@ from service.runtime import Runtime
 from service.schemas import DocumentList, DocumentOut, DocumentRevisions, JobOut, UploadResponse
 from service.security import Editor, Reader, RuntimeDep, visible_groups
 from service.uploads import (
+    Placed,
     Staged,
     UploadError,
     UploadTooLarge,
     cleaned,
+    is_text,
     metadata_yaml,
     place,
+    settle,
     stage,
 )
 
@@ -44,37 +47,46 @@ def upload(
     files: Annotated[list[UploadFile], File(description="SOPs and transcripts")],
     metadata: Annotated[str | None, Form(description="JSON metadata for every file")] = None,
 ) -> JSONResponse:
-    settings = runtime.settings
+    settings, metrics = runtime.settings, request.app.state.metrics
     if len(files) > settings.max_upload_files:
         raise HTTPException(413, f"{len(files)} files; at most {settings.max_upload_files}")
     sidecar = _sidecar(metadata)
+    staged, results, total = _stage_all(settings.uploads_dir, files, settings.max_upload_bytes)
+    with cleaned(staged):
+        placed = [place(item, sidecar) for item in staged]
+    metrics.count_ingest(results)  # the files refused before ingest
+    if not placed:
+        return JSONResponse({"job": None, "files": results}, status_code=422)
+    if total > settings.background_upload_bytes:
+        job = jobs_of(request).submit(
+            [p.target.name for p in placed], lambda: _ingest(runtime, metrics, placed, [])
+        )
+        return JSONResponse({"job": _job(job), "files": results}, status_code=202)
+    body = _ingest(runtime, metrics, placed, results)
+    accepted = any(f["status"] != "failed" for f in body["files"])
+    return JSONResponse(body, status_code=200 if accepted else 422)
+
+
+def _stage_all(
+    folder: Path, files: list[UploadFile], limit: int
+) -> tuple[list[Staged], list[dict[str, str]], int]:
     staged: list[Staged] = []
     results: list[dict[str, str]] = []
     total = 0
-    with cleaned(staged):
-        for upload_file in files:
-            try:
-                item, size = stage(settings.uploads_dir, upload_file.filename, upload_file.file,
-                                   settings.max_upload_bytes - total)  # fmt: skip
-            except UploadTooLarge as exc:
-                raise HTTPException(413, str(exc)) from exc
-            except UploadError as exc:
-                results.append({"file": upload_file.filename or "", "status": "failed",
-                                "reason": str(exc)})  # fmt: skip
-                continue
-            staged.append(item)
-            total += size
-        paths = [place(item, sidecar) for item in staged]
-    request.app.state.metrics.count_ingest(results)  # the files refused before ingest
-    if not paths:
-        return JSONResponse({"job": None, "files": results}, status_code=422)
-    if total > settings.background_upload_bytes:
-        metrics: Metrics = request.app.state.metrics
-        job = jobs_of(request).submit(
-            [p.name for p in paths], lambda: _ingest(runtime, metrics, paths, [])
-        )
-        return JSONResponse({"job": _job(job), "files": results}, status_code=202)
-    return JSONResponse(_ingest(runtime, request.app.state.metrics, paths, results))
+    for upload_file in files:
+        try:
+            item, size = stage(folder, upload_file.filename, upload_file.file, limit - total)
+        except UploadTooLarge as exc:
+            for done in staged:
+                done.staging.unlink(missing_ok=True)
+            raise HTTPException(413, f"upload exceeds the limit of {limit} bytes") from exc
+        except UploadError as exc:
+            results.append({"file": upload_file.filename or "", "status": "failed",
+                            "reason": str(exc)})  # fmt: skip
+            continue
+        staged.append(item)
+        total += size
+    return staged, results, total
 
 
 def _sidecar(metadata: str | None) -> str | None:
@@ -84,8 +96,12 @@ def _sidecar(metadata: str | None) -> str | None:
         values = json.loads(metadata)
     except json.JSONDecodeError as exc:
         raise HTTPException(422, f"metadata is not JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise HTTPException(422, "metadata is nested too deep") from exc
     if not isinstance(values, dict):
         raise HTTPException(422, "metadata must be a JSON object of field: value")
+    if not is_text(json.dumps(values, ensure_ascii=False, default=str)):
+        raise HTTPException(422, "metadata holds invalid Unicode (an unpaired surrogate)")
     try:
         return metadata_yaml(values)
     except UploadError as exc:
@@ -93,14 +109,24 @@ def _sidecar(metadata: str | None) -> str | None:
 
 
 def _ingest(
-    runtime: Runtime, metrics: Metrics, paths: list[Path], results: list[dict[str, str]]
+    runtime: Runtime, metrics: Metrics, placed: list[Placed], results: list[dict[str, str]]
 ) -> dict[str, Any]:
-    summary = runtime.ingest(paths, prune=False, progress=None)
+    """Ingest the placed uploads; a refused file's predecessor is put back, and so is every
+    file when the ingest itself could not run."""
+    try:
+        summary = runtime.ingest([p.target for p in placed], prune=False, progress=None)
+    except BaseException:
+        for item in placed:
+            settle(item, accepted=False)
+        raise
     metrics.count_ingest(summary.files)
-    names = {str(p): p.name for p in paths}
+    by_path = {str(p.target): p for p in placed}
     for row in summary.files:
-        row = {**row, "file": names.get(row["path"], row["path"])}
-        results.append({k: v for k, v in row.items() if k != "path"})
+        found = by_path.get(row["path"])
+        if found is not None:
+            settle(found, accepted=row["status"] != "failed")
+        name = found.target.name if found else Path(row["path"]).name
+        results.append({**{k: v for k, v in row.items() if k != "path"}, "file": name})
     return {"job": None, "files": results, "generation": summary.generation}
 
 

@@ -7,6 +7,7 @@ import time
 from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from retriever.encoder import EncoderError
@@ -41,6 +42,7 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     app.state.jobs = JobRunner(settings.home / "jobs")
     app.state.metrics = Metrics()
     for error, handler in ((StoreError, _store_error), (SearchError, _search_error),
+                           (RequestValidationError, _validation_error),
                            (EncoderError, _store_error), (KeyFileError, _store_error),
                            (Exception, _unexpected_error)):  # fmt: skip
         app.add_exception_handler(error, handler)
@@ -117,6 +119,21 @@ def result_body(question: str, result: SearchResult) -> dict[str, object]:
         "stages": result.stages,
         "passages": [p.to_dict() for p in result.passages],
     }
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own handler echoes the input back, which fails on what cannot be encoded
+    (NaN, unpaired surrogates) and repeats what the client sent; say what is wrong instead."""
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(_printable(part) for part in error.get("loc", ()) if part != "body")
+        problems.append(f"{where}: {error.get('msg', 'invalid')}" if where else error["msg"])
+    return JSONResponse({"detail": "; ".join(problems) or "invalid request"}, status_code=422)
+
+
+def _printable(part: object) -> str:
+    return str(part).encode("utf-8", "replace").decode("utf-8")[:100]
 
 
 async def _search_error(request: Request, exc: Exception) -> JSONResponse:

@@ -11,10 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 UPLOAD_PATHS = ("/v1/documents",)
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app: ASGIApp, json_limit: int, upload_limit: int) -> None:
         self.app, self.json_limit, self.upload_limit = app, json_limit, upload_limit
@@ -30,20 +26,27 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return
-        seen = 0
+        seen, refused = 0, False
 
         async def counted() -> Message:
-            nonlocal seen
+            # over the limit: answer 413 now and tell the app the client has gone, so it stops
+            # reading; whatever it then tries to send is dropped
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise BodyTooLarge
+                refused = True
+                await _too_large(send, limit)
+                return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except BodyTooLarge:
-            await _too_large(send, limit)
+        async def guarded(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, guarded)
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -12,6 +12,8 @@ Mode = Literal["dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank"]
 
 
 class QueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt "filter" must not pass silently
+
     question: str = Field(description="the question, in any mix of Chinese and English")
     k: int = Field(default=5, ge=1, le=50, description="number of passages to return")
     mode: Mode = Field(default="hybrid", description="retrieval mode")

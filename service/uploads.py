@@ -38,6 +38,15 @@ class Staged:
     target: Path
 
 
+def is_text(value: str) -> bool:
+    """Encodable as UTF-8: JSON escapes can smuggle in unpaired surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def safe_name(raw: str | None) -> str:
     """The last path component of a client's file name, in NFKC form (full-width slashes and
     dots become ASCII first), with anything outside letters, digits and `._-() ` replaced."""
@@ -78,7 +87,7 @@ def stage(folder: Path, raw_name: str | None, stream: BinaryIO, budget: int) -> 
         load_document(SourceFile(staging, staging_dir), staging.read_bytes(), name)
     except LoadError as exc:
         staging.unlink(missing_ok=True)
-        raise UploadError(exc.reason) from exc
+        raise UploadError(exc.reason.replace(str(staging), name)) from exc
     return Staged(name, staging, target), written
 
 
@@ -99,15 +108,44 @@ class UploadTooLarge(UploadError):
     """The request's files together exceed the upload limit."""
 
 
-def place(staged: Staged, sidecar: str | None) -> Path:
-    """Move a staged upload into place (atomically), with its metadata sidecar if given."""
+@dataclass(frozen=True)
+class Placed:
+    """An upload moved into place, with what it replaced (None: nothing), until settled."""
+
+    target: Path
+    replaced: tuple[tuple[Path, Path | None], ...]
+
+
+def place(staged: Staged, sidecar: str | None) -> Placed:
+    """Move a staged upload (and its metadata sidecar, if given) into place atomically,
+    keeping what they replace until `settle` knows whether ingest accepted the file."""
+    moves = [(staged.staging, staged.target)]
     if sidecar is not None:
-        side = staged.target.with_name(f"{staged.target.name}.meta.yaml")
-        tmp = side.with_name(f".{side.name}.tmp")
-        tmp.write_text(sidecar, encoding="utf-8")
-        os.replace(tmp, side)
-    os.replace(staged.staging, staged.target)
-    return staged.target
+        side_tmp = staged.staging.with_name(f"{staged.staging.name}.meta.yaml")
+        side_tmp.write_text(sidecar, encoding="utf-8")
+        moves.append((side_tmp, staged.target.with_name(f"{staged.target.name}.meta.yaml")))
+    replaced = []
+    for source, live in moves:
+        backup = None
+        if live.exists():
+            backup = staged.staging.with_name(f"{live.name}.{uuid.uuid4().hex}.bak")
+            os.replace(live, backup)
+        os.replace(source, live)
+        replaced.append((live, backup))
+    return Placed(staged.target, tuple(replaced))
+
+
+def settle(placed: Placed, accepted: bool) -> None:
+    """Accepted: drop the replaced originals. Refused: put them back (or remove a new file),
+    so a rejected upload never costs the document that was stored."""
+    for live, backup in placed.replaced:
+        if accepted:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+        elif backup is not None:
+            os.replace(backup, live)
+        else:
+            live.unlink(missing_ok=True)
 
 
 @contextmanager
