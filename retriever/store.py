@@ -81,6 +81,16 @@ class FaissStore:
     def writer(self, model: str, dim: int) -> StoreWriter:
         return StoreWriter(self, model, dim)
 
+    def check_writer_free(self) -> None:
+        """Fail now, before a caller spends time loading a model, when another ingest writes."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            acquire_lock(self.root / ".writer.lock").close()
+        except LockBusy as exc:
+            raise WriterBusyError(
+                f"another ingest is writing to {self.root}; wait for it to finish"
+            ) from exc
+
 
 class StoreWriter:
     """Stages the next generation; `commit()` swaps it in, `abort()` throws it away."""

@@ -147,7 +147,15 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
         status = 503
     elif isinstance(exc, ModelMismatchError | WriterBusyError):
         status = 409
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    return JSONResponse({"detail": _without_paths(request, str(exc))}, status_code=status)
+
+
+def _without_paths(request: Request, message: str) -> str:
+    """Operators read the server's paths in its log; a client is told 'HOME' instead."""
+    home = request.app.state.runtime.settings.home
+    for path in sorted({str(home.resolve()), str(home)}, key=len, reverse=True):
+        message = message.replace(path, "HOME")
+    return message
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

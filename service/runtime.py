@@ -118,6 +118,7 @@ class Runtime:
         return ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
     def ingest(self, paths: list[Path], prune: bool, progress: Progress | None) -> IngestSummary:
+        self.store.check_writer_free()  # before the model loads, which takes seconds
         return ingest(paths, self.store, self.encoder, self.chunking, prune, progress)
 
     def remove(self, doc_id: str, revision: str | None = None) -> list[DocumentRow]:

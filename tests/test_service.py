@@ -172,7 +172,7 @@ def test_an_ingest_elsewhere_is_picked_up_and_writers_are_serialised(
     with store.writer("fake-hash-1024", 1024):
         response = upload(client, api_keys["editor"], ("x.md", "1. 鎖定中 busy。\n".encode()))
         assert response.status_code == 409
-        assert "another ingest" in response.json()["detail"]
+        assert "another ingest is writing to HOME/index" in response.json()["detail"]
     (corpus_copy / "late.md").write_text("1. 稍後加入 arrived-later。\n")
     ingest([corpus_copy], store, FakeEncoder())
     hit = client.post("/v1/query", json={"question": "arrived-later", "k": 1}).json()
