@@ -121,6 +121,23 @@ class MetadataDB:
         rows = self._rows(sql, params)
         return total, [(document_row(r[:-1]), int(r[-1])) for r in rows]
 
+    def facets(self, fields: Sequence[str], groups: Sequence[str] | None) -> dict[str, list[str]]:
+        """The distinct values of some metadata fields among the documents one may see."""
+        where, params = document_sql({}, True, groups)
+        found = {}
+        for name in fields:
+            if name not in FILTERABLE_FIELDS:
+                raise ValueError(f"no facet {name!r}")
+            sql = (
+                f"SELECT DISTINCT d.{name} FROM documents d WHERE {where} AND d.{name} IS NOT NULL"
+            )
+            found[name] = sorted(str(r[0]) for r in self._rows(sql, params))
+        return found
+
+    def document_by_key(self, key: str) -> DocumentRow | None:
+        rows = self._rows(f"SELECT {_DOCS} FROM documents WHERE key = ?", (key,))
+        return document_row(rows[0]) if rows else None
+
     def count_superseded(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM documents WHERE superseded = 1")[0][0])
 

@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from retriever.encoder import EncoderError
 from retriever.search import SearchError, SearchResult
 from retriever.store import ModelMismatchError, StoreError, WriterBusyError
-from service import api_documents
+from service import api_documents, api_page
 from service.auth import KeyFileError
+from service.feedback import FeedbackStore
 from service.jobs import JobRunner
 from service.limits import BodyLimit
 from service.observability import Metrics, install
@@ -51,7 +52,9 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
                        upload_limit=settings.max_upload_bytes)  # fmt: skip
     _add_routes(app)
     _add_operations(app)
+    app.state.feedback = FeedbackStore(settings.home / "feedback.sqlite")
     app.include_router(api_documents.router, responses=_ERRORS)
+    app.include_router(api_page.router, responses=_ERRORS)
     return app
 
 

@@ -17,6 +17,7 @@ from retriever.metrics import metric_names
 from retriever.search import SearchError
 from retriever.store import StoreError
 from service.auth import KeyFileError
+from service.cli_feedback import feedback_app
 from service.cli_keys import keys_app
 from service.runtime import Runtime
 from service.settings import Settings
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(feedback_app, name="feedback")
 err = Console(stderr=True)
 
 HomeOption = Annotated[

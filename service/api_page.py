@@ -1,0 +1,110 @@
+"""What the search page needs beyond queries: filter values, links to originals, feedback."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.feedback import FeedbackStore
+from service.links import LinkError, sign, verify
+from service.security import Admin, Reader, RuntimeDep, visible_groups
+
+router = APIRouter()
+FACETS = ("doc_type", "line", "station", "equipment")
+TEXT_TYPES = {".md": "text/plain", ".markdown": "text/plain", ".txt": "text/plain",
+              ".vtt": "text/plain", ".srt": "text/plain"}  # fmt: skip
+
+
+class LinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    revision: str | None = Field(default=None, max_length=100)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=2000)
+    chunk_id: int = Field(ge=1)
+    verdict: Literal["helped", "not_helped"]
+
+
+def feedback_of(request: Request) -> FeedbackStore:
+    store: FeedbackStore = request.app.state.feedback
+    return store
+
+
+@router.get("/v1/facets")
+def facets(runtime: RuntimeDep, principal: Reader) -> dict[str, list[str]]:
+    with runtime.reading() as snapshot:
+        return snapshot.meta.facets(FACETS, visible_groups(principal))
+
+
+@router.post("/v1/documents/{doc_id}/link")
+def link(doc_id: str, body: LinkRequest, runtime: RuntimeDep, principal: Reader) -> dict[str, Any]:
+    """A link that opens the original for ten minutes, with no key (the current revision, or
+    the one asked for)."""
+    with runtime.reading() as snapshot:
+        _, rows = snapshot.meta.documents_where(
+            {"doc_id": [doc_id]}, True, visible_groups(principal)
+        )
+    wanted = body.revision
+    chosen = [row for row, _ in rows
+              if (row.meta.revision == wanted if wanted else not row.superseded)]  # fmt: skip
+    if not chosen:
+        asked = f" revision {wanted!r}" if wanted else ""
+        raise HTTPException(404, f"no document {doc_id!r}{asked}")
+    token, expires = sign(runtime.settings.home, chosen[0].key)
+    return {"url": f"/files/{token}", "expires_at": expires}
+
+
+@router.get("/files/{token}", include_in_schema=False)
+def original(token: str, runtime: RuntimeDep) -> FileResponse:
+    try:
+        key = verify(runtime.settings.home, token)
+    except LinkError as exc:
+        raise HTTPException(403, str(exc)) from exc
+    with runtime.reading() as snapshot:
+        row = snapshot.meta.document_by_key(key)
+    path = Path(row.path) if row else None
+    if path is None or not path.is_file():
+        raise HTTPException(410, "this document is no longer stored")
+    media = TEXT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
+    # inline, so a browser shows a PDF at the #page the link names instead of downloading it
+    if media == "text/plain":
+        media = "text/plain; charset=utf-8"
+    return FileResponse(path, media_type=media, content_disposition_type="inline",
+                        filename=path.name)  # fmt: skip
+
+
+@router.post("/v1/feedback", status_code=201)
+def add_feedback(
+    body: FeedbackRequest, request: Request, runtime: RuntimeDep, principal: Reader
+) -> dict[str, int]:
+    groups = visible_groups(principal)
+    with runtime.reading() as snapshot:
+        row = snapshot.meta.chunk_rows([body.chunk_id]).get(body.chunk_id)
+        visible = row is not None and (groups is None or _may_see(row.document.meta.access, groups))
+    if row is None or not visible:
+        raise HTTPException(404, f"no passage {body.chunk_id} in the current index")
+    judged = (row.document.doc_id, row.chunk.text, row.document.title)
+    feedback_id = feedback_of(request).add(body.question, body.chunk_id, body.verdict,
+                                           principal.key_id, judged)  # fmt: skip
+    return {"id": feedback_id}
+
+
+def _may_see(access: tuple[str, ...], groups: tuple[str, ...] | Any) -> bool:
+    return not access or bool(set(access) & set(groups))
+
+
+@router.get("/v1/feedback")
+def list_feedback(
+    request: Request, principal: Admin, limit: Annotated[int, Field(ge=1)] = 1000
+) -> dict[str, list[dict[str, Any]]]:
+    verdicts = feedback_of(request).all()[-limit:]
+    return {"feedback": [{"id": v.id, "question": v.question, "chunk_id": v.chunk_id,
+                          "verdict": v.verdict, "created_at": v.created_at, "key_id": v.key_id,
+                          "doc_id": v.doc_id} for v in verdicts]}  # fmt: skip
