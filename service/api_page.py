@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.decode import DecodeError, decode_text
 from service.feedback import FeedbackStore
 from service.links import LinkError, sign, verify
 from service.security import Admin, Reader, RuntimeDep, visible_groups
@@ -62,7 +63,7 @@ def link(doc_id: str, body: LinkRequest, runtime: RuntimeDep, principal: Reader)
 
 
 @router.get("/files/{token}", include_in_schema=False)
-def original(token: str, runtime: RuntimeDep) -> FileResponse:
+def original(token: str, runtime: RuntimeDep) -> Response:
     try:
         key = verify(runtime.settings.home, token)
     except LinkError as exc:
@@ -72,12 +73,20 @@ def original(token: str, runtime: RuntimeDep) -> FileResponse:
     path = Path(row.path) if row else None
     if path is None or not path.is_file():
         raise HTTPException(410, "this document is no longer stored")
-    media = TEXT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
+    try:
+        return _served(path)
+    except DecodeError as exc:
+        raise HTTPException(410, "the stored original can no longer be read as text") from exc
+
+
+def _served(path: Path) -> Response:
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
+    if path.suffix.lower() in TEXT_TYPES:  # Big5 or UTF-16 originals reach the browser as UTF-8
+        text, _ = decode_text(path.read_bytes())
+        return Response(text, media_type="text/plain; charset=utf-8", headers=headers)
     # inline, so a browser shows a PDF at the #page the link names instead of downloading it
-    if media == "text/plain":
-        media = "text/plain; charset=utf-8"
-    return FileResponse(path, media_type=media, content_disposition_type="inline",
-                        filename=path.name)  # fmt: skip
+    return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0], headers=headers,
+                        content_disposition_type="inline", filename=path.name)  # fmt: skip
 
 
 @router.post("/v1/feedback", status_code=201)

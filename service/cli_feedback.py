@@ -9,7 +9,6 @@ import typer
 
 from retriever.store import StoreError
 from service.feedback import FeedbackStore, export_beir
-from service.runtime import Runtime
 from service.settings import Settings
 
 feedback_app = typer.Typer(help="Operators' feedback on passages.", no_args_is_help=True)
@@ -27,7 +26,9 @@ def export(
     verdicts = store.all()
     store.close()
     try:
-        with Runtime(settings).reading() as snapshot:
+        from service.cli import make_runtime  # the seam tests replace
+
+        with make_runtime(settings).reading() as snapshot:
             queries, judgements = export_beir(verdicts, snapshot, folder)
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)

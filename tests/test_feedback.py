@@ -86,3 +86,14 @@ def test_facets_list_the_filter_values(client: TestClient) -> None:
     assert {"sop", "interview"} <= set(facets["doc_type"])
     assert {"L1", "L2", "L3"} <= set(facets["line"])
     assert json.dumps(facets, ensure_ascii=False).count("成型機") == 1
+
+
+def test_a_big5_original_is_served_as_utf8(client: TestClient, api_keys: dict[str, str]) -> None:
+    text = "---\ndoc_id: SOP-OLD-001\n---\n1. 舊文件：鎖模力不得超過額定值。\n"
+    files = [("files", ("old.txt", text.encode("cp950")))]
+    assert client.post("/v1/documents", files=files, headers=bearer(api_keys["editor"])).is_success
+    url = client.post("/v1/documents/SOP-OLD-001/link", json={}).json()["url"]
+    opened = client.get(url)
+    assert opened.headers["content-type"] == "text/plain; charset=utf-8"
+    assert "鎖模力不得超過額定值" in opened.text
+    assert opened.headers["x-content-type-options"] == "nosniff"

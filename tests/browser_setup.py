@@ -1,0 +1,70 @@
+"""Debian's Chromium for the browser tests: installed with apt when missing, never downloaded by
+Playwright. Without root the tests skip with the reason, except on CI, where they fail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+_APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+_INSTALL = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+_CJK_FONT = "fonts-wqy-microhei"  # 5 MB; without a CJK font screenshots show empty boxes
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail on CI, where a missing browser must not pass silently."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests cannot run on CI: {reason}")
+    pytest.skip(reason)
+
+
+def ensure_chromium() -> Path:
+    """The system Chromium's path, installing the `chromium` package first when it is absent."""
+    if CHROMIUM.is_file():
+        return CHROMIUM
+    if os.geteuid() != 0:
+        unavailable(f"{CHROMIUM} is missing and only root can run: {' '.join(_INSTALL)}")
+    if shutil.which("apt-get") is None:
+        unavailable(f"{CHROMIUM} is missing and apt-get is not available to install it")
+    if not _apt(_INSTALL):
+        _apt(["apt-get", "update"])  # a fresh image may hold no package lists yet
+        if not _apt(_INSTALL):
+            unavailable(f"`{' '.join(_INSTALL)}` failed; see its output above")
+    if not CHROMIUM.is_file():
+        unavailable(f"the chromium package installed, but {CHROMIUM} is still missing")
+    return CHROMIUM
+
+
+def ensure_cjk_font() -> None:
+    """Best effort: a Chinese font, so the screenshots can be read; the tests pass without."""
+    if shutil.which("fc-list") is None or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return
+    listed = subprocess.run(["fc-list", ":lang=zh-tw"], capture_output=True, text=True)
+    if listed.stdout.strip():
+        return
+    _apt(["apt-get", "install", "-y", "--no-install-recommends", _CJK_FONT])
+
+
+def _apt(command: list[str]) -> bool:
+    try:
+        done = subprocess.run(command, env=_APT_ENV, capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"{' '.join(command)}: {exc}")
+        return False
+    if done.returncode != 0:
+        print(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return done.returncode == 0
