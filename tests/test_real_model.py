@@ -27,7 +27,7 @@ def encoder(model_cache: Path) -> SentenceTransformerEncoder:
 def client(
     tmp_path_factory: pytest.TempPathFactory, model_cache: Path, encoder: SentenceTransformerEncoder
 ) -> TestClient:
-    settings = Settings(home=tmp_path_factory.mktemp("home"), models_dir=model_cache)
+    settings = Settings(home=tmp_path_factory.mktemp("home"), models_dir=model_cache, auth=False)
     app = create_app(settings, encoder_factory=lambda _: encoder)
     summary = app.state.runtime.ingest([REPO / "corpus"], prune=False, progress=None)
     assert (summary.added, summary.failed) == (SAMPLE_FILES, 0)
