@@ -153,7 +153,9 @@ def _top_distinct(snapshot: Snapshot, ranking: ChunkRanking, k: int) -> list[Pas
     while len(kept) < k and seen < len(ranking):
         batch = ranking[seen : seen + 2 * k]
         seen += len(batch)
-        kept = _without_near_duplicates(kept + _passages(snapshot, batch), k)
+        for passage in _passages(snapshot, batch):  # each new one against those kept so far
+            if len(kept) < k and not any(_repeats(passage, other) for other in kept):
+                kept.append(passage)
     return kept
 
 
@@ -192,6 +194,9 @@ def _repeats(passage: Passage, better: Passage) -> bool:
     """A near-copy of a better passage adds nothing, unless it is the other side of a revision
     change that the reader asked to see."""
     if passage.citation.superseded != better.citation.superseded:
+        return False
+    smaller, larger = sorted((len(passage.tokens), len(better.tokens)))
+    if smaller < NEAR_DUPLICATE * larger:  # Jaccard is at most smaller / larger
         return False
     return _jaccard(passage.tokens, better.tokens) >= NEAR_DUPLICATE
 
