@@ -47,7 +47,7 @@ FILTERABLE_FIELDS = ("doc_id", "doc_type", "authority", "language", "line", "sta
                      "equipment", "revision", "source", "kind")  # fmt: skip
 _DOCS = ", ".join(DOCUMENT_COLUMNS)
 _DOCS_D = ", ".join(f"d.{c}" for c in DOCUMENT_COLUMNS)
-_CHUNKS_C = ", ".join(f"c.{c}" for c in CHUNK_COLUMNS)
+_CHUNKS = ", ".join(CHUNK_COLUMNS)
 
 
 class MetadataDB:
@@ -57,6 +57,8 @@ class MetadataDB:
         uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
         self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
+        self._read_only = read_only
+        self._documents: dict[str, DocumentRow] | None = None
         self._conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
             self._conn.executescript(SCHEMA)
@@ -149,14 +151,29 @@ class MetadataDB:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        sql = (f"SELECT {_CHUNKS_C}, {_DOCS_D} FROM chunks c JOIN documents d"
-               f" ON c.doc_key = d.key WHERE c.chunk_id IN ({marks})")  # fmt: skip
+        sql = f"SELECT {_CHUNKS} FROM chunks WHERE chunk_id IN ({marks})"
+        documents = self._documents_by_key()
         found = {}
         for row in self._rows(sql, ids):
-            chunk, text_hash, tokens = chunk_from(row[: len(CHUNK_COLUMNS)])
-            document = document_row(row[len(CHUNK_COLUMNS) :])
+            chunk, text_hash, tokens = chunk_from(row)
+            document = documents.get(chunk.doc_key) or self._document(chunk.doc_key)
             found[int(row[0])] = ChunkRow(chunk, text_hash, document, tokens)
         return found
+
+    def _documents_by_key(self) -> dict[str, DocumentRow]:
+        """A read-only generation never changes, so its documents are read once; a query then
+        reads only its chunks' rows."""
+        if not self._read_only:
+            return {}
+        if self._documents is None:
+            self._documents = {row.key: row for row in self.documents()}
+        return self._documents
+
+    def _document(self, key: str) -> DocumentRow:
+        row = self.document_by_key(key)
+        if row is None:  # chunks reference documents with a foreign key; guard anyway
+            raise KeyError(f"chunk of unknown document {key!r}")
+        return row
 
     def chunk_docs(self) -> dict[int, str]:
         """Document key of every chunk, to map chunk hits back to documents."""
