@@ -84,6 +84,12 @@ def _stage_all(
             results.append({"file": upload_file.filename or "", "status": "failed",
                             "reason": str(exc)})  # fmt: skip
             continue
+        if any(other.target == item.target for other in staged):
+            item.staging.unlink(missing_ok=True)
+            reason = f"another file in this upload is also named {item.name!r}"
+            results.append({"file": upload_file.filename or "", "status": "failed",
+                            "reason": reason})  # fmt: skip
+            continue
         staged.append(item)
         total += size
     return staged, results, total

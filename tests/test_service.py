@@ -191,3 +191,10 @@ def test_a_replaced_generation_is_closed_once_its_readers_are_done(
         assert first.documents()  # still open while its reader is on it
     with pytest.raises(Exception, match="closed"):
         first.documents()
+
+
+def test_two_files_with_one_name_in_an_upload(client: TestClient, api_keys: dict[str, str]) -> None:
+    files = [("a/dup.md", "1. 第一份 first-copy。\n".encode()), ("b/dup.md", b"1. second-copy\n")]
+    body = upload(client, api_keys["editor"], *files).json()
+    assert [f["status"] for f in body["files"]] == ["failed", "added"]
+    assert "also named 'dup.md'" in body["files"][0]["reason"]
