@@ -48,7 +48,8 @@ def _by_embedding(
     ]
     if not sentences:
         return
-    vectors = encoder.encode_passages([texts[i][s:e] for i, (s, e) in sentences])
+    encode = getattr(encoder, "encode_sentences", encoder.encode_passages)  # cached if offered
+    vectors = encode([texts[i][s:e] for i, (s, e) in sentences])
     scores = vectors @ query_vector
     for i in unmatched:
         own = [(score, span) for (j, span), score in zip(sentences, scores, strict=True) if j == i]

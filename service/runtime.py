@@ -13,6 +13,7 @@ from retriever.encoder import Encoder, load_encoder
 from retriever.reranker import Reranker, load_reranker
 from retriever.rows import DocumentRow
 from retriever.search import SearchResult, search
+from retriever.sentence_cache import CachingEncoder
 from retriever.store import FaissSnapshot, FaissStore, StoreError
 from service.auth import ApiKey, parse_keys, read_key_file
 from service.settings import Settings
@@ -44,7 +45,7 @@ class Runtime:
     def encoder(self) -> Encoder:
         with self._lock:
             if self._encoder is None:
-                self._encoder = self._encoder_factory(self.settings)
+                self._encoder = CachingEncoder(self._encoder_factory(self.settings))
             return self._encoder
 
     @property

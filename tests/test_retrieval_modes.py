@@ -180,3 +180,18 @@ def test_highlight_prefers_a_body_sentence_to_the_heading() -> None:
     text = "## 4. 調機步驟\n1. 確認毛邊位置。\n2. 降低射出壓力。"
     (span,) = best_sentences([text], "調機步驟 毛邊", None, None)
     assert span is not None and text[span[0] : span[1]] == "1. 確認毛邊位置。"
+
+
+def test_sentence_vectors_are_cached_and_bounded() -> None:
+    from retriever.sentence_cache import CachingEncoder
+
+    inner = FakeEncoder()
+    cached = CachingEncoder(inner, capacity=3)
+    first = cached.encode_sentences(["a b", "c d", "a b"])
+    assert inner.embedded == ["a b", "c d"]  # each new sentence once
+    again = cached.encode_sentences(["c d", "a b"])
+    assert inner.embedded == ["a b", "c d"] and np.allclose(again, first[[1, 0]])
+    cached.encode_sentences(["e", "f", "g"])  # evicts the least recently used
+    cached.encode_sentences(["a b"])
+    assert inner.embedded[-1] == "a b" and len(inner.embedded) == 6
+    assert cached.encode_passages(["x"]).shape == (1, inner.dim)  # passages pass through
