@@ -87,6 +87,21 @@ def corpus_documents(dataset: BeirDataset) -> Iterator[Document]:
         )
 
 
+def write_beir(
+    folder: Path,
+    corpus: list[dict[str, Any]],
+    queries: list[dict[str, Any]],
+    qrels: list[tuple[str, str, int]],
+) -> None:
+    """corpus.jsonl, queries.jsonl and qrels/test.tsv, in the layout `load_beir` reads."""
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    for name, rows in (("corpus.jsonl", corpus), ("queries.jsonl", queries)):
+        lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        (folder / name).write_text(lines, encoding="utf-8")
+    judged = "".join(f"{qid}\t{cid}\t{grade}\n" for qid, cid, grade in qrels)
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + judged, "utf-8")
+
+
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise DatasetError(path, None, "missing file")

@@ -8,12 +8,12 @@ keeps qrels true when a document is edited, and fails loudly when a snippet no l
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.beir import write_beir
 from ingest.chunk_turns import exchanges
 from ingest.chunking import document_lines
 from ingest.loaders import discover, load_document
@@ -122,20 +122,12 @@ def write_eval_set(corpus: Path, questions_dir: Path, out: Path) -> tuple[int, i
     units = corpus_units(corpus)
     questions = load_questions(questions_dir)
     qrels = {str(q["id"]): qrels_for(q, units) for q in questions}
-    (out / "qrels").mkdir(parents=True, exist_ok=True)
-    _jsonl(out / "corpus.jsonl", [{"_id": u.corpus_id, "title": u.title, "text": u.text,
-                                   "metadata": u.metadata} for u in units])  # fmt: skip
-    _jsonl(out / "queries.jsonl", [
-        {"_id": str(q["id"]), "text": q["text"], "metadata": {"type": q["type"], "kind": q["kind"]}}
-        for q in questions
-    ])  # fmt: skip
-    rows = ["query-id\tcorpus-id\tscore"]
-    rows += [f"{qid}\t{cid}\t{grade}" for qid, judged in qrels.items()
-             for cid, grade in judged.items()]  # fmt: skip
-    (out / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_beir(
+        out,
+        [{"_id": u.corpus_id, "title": u.title, "text": u.text, "metadata": u.metadata}
+         for u in units],
+        [{"_id": str(q["id"]), "text": q["text"],
+          "metadata": {"type": q["type"], "kind": q["kind"]}} for q in questions],
+        [(qid, cid, grade) for qid, judged in qrels.items() for cid, grade in judged.items()],
+    )  # fmt: skip
     return len(units), len(questions)
-
-
-def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from retriever.metadata import FILTERABLE_FIELDS
 from retriever.rows import DocumentRow
+from service.auth import Principal
 from service.jobs import JobRunner
 from service.observability import Metrics
 from service.runtime import Runtime
@@ -191,7 +192,9 @@ def _document(row: DocumentRow, chunks: int) -> dict[str, Any]:
     ).model_dump()  # fmt: skip
 
 
-def _revisions(runtime: Runtime, principal: Any, doc_id: str) -> list[tuple[DocumentRow, int]]:
+def _revisions(
+    runtime: Runtime, principal: Principal, doc_id: str
+) -> list[tuple[DocumentRow, int]]:
     """Every revision the caller may see; none (404) is the same answer for a document that
     does not exist and one outside the caller's groups."""
     with runtime.reading() as snapshot:
@@ -236,11 +239,18 @@ def delete_document(
 def document_file(
     doc_id: str, runtime: RuntimeDep, principal: Reader, revision: str | None = None
 ) -> FileResponse:
-    rows = [row for row, _ in _revisions(runtime, principal, doc_id)
-            if (row.meta.revision == revision if revision else not row.superseded)]  # fmt: skip
-    if not rows:
-        raise HTTPException(404, f"no revision {revision!r} of {doc_id!r}")
-    path = Path(rows[0].path)
+    row = chosen_revision(runtime, principal, doc_id, revision)
+    path = Path(row.path)
     if not path.is_file():
-        raise HTTPException(410, f"the original of {doc_id!r} is no longer at {rows[0].source}")
+        raise HTTPException(410, f"the original of {doc_id!r} is no longer at {row.source}")
     return FileResponse(path, filename=path.name)
+
+
+def chosen_revision(
+    runtime: Runtime, principal: Principal, doc_id: str, revision: str | None
+) -> DocumentRow:
+    """The revision asked for, else the current one, of a document the caller may see."""
+    for row, _ in _revisions(runtime, principal, doc_id):
+        if row.meta.revision == revision if revision else not row.superseded:
+            return row
+    raise HTTPException(404, f"no revision {revision!r} of {doc_id!r}")

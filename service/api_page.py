@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.decode import DecodeError, decode_text
+from service.api_documents import chosen_revision
 from service.feedback import FeedbackStore
 from service.links import LinkError, sign, verify
 from service.security import Admin, Reader, RuntimeDep, visible_groups
@@ -48,17 +49,8 @@ def facets(runtime: RuntimeDep, principal: Reader) -> dict[str, list[str]]:
 def link(doc_id: str, body: LinkRequest, runtime: RuntimeDep, principal: Reader) -> dict[str, Any]:
     """A link that opens the original for ten minutes, with no key (the current revision, or
     the one asked for)."""
-    with runtime.reading() as snapshot:
-        _, rows = snapshot.meta.documents_where(
-            {"doc_id": [doc_id]}, True, visible_groups(principal)
-        )
-    wanted = body.revision
-    chosen = [row for row, _ in rows
-              if (row.meta.revision == wanted if wanted else not row.superseded)]  # fmt: skip
-    if not chosen:
-        asked = f" revision {wanted!r}" if wanted else ""
-        raise HTTPException(404, f"no document {doc_id!r}{asked}")
-    token, expires = sign(runtime.settings.home, chosen[0].key)
+    chosen = chosen_revision(runtime, principal, doc_id, body.revision)
+    token, expires = sign(runtime.settings.home, chosen.key)
     return {"url": f"/files/{token}", "expires_at": expires}
 
 

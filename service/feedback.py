@@ -3,13 +3,13 @@ which a writer replaces whole), and their export as a BEIR set that `shifu eval`
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.beir import write_beir
 from retriever.rows import DocumentRow
 from retriever.snapshot import FaissSnapshot
 
@@ -90,13 +90,10 @@ def export_beir(verdicts: list[Verdict], snapshot: FaissSnapshot, folder: Path) 
                           _entry(verdict.title, None, verdict.passage, {}))  # fmt: skip
     questions = sorted({v.question for v in positive})
     ids = {q: f"fb-{n:04d}" for n, q in enumerate(questions, start=1)}
-    folder.joinpath("qrels").mkdir(parents=True, exist_ok=True)
-    _jsonl(folder / "corpus.jsonl", [{"_id": cid, **entry} for cid, entry in sorted(
-        corpus.items(), key=lambda item: int(item[0]))])  # fmt: skip
-    _jsonl(folder / "queries.jsonl", [{"_id": ids[q], "text": q} for q in questions])
-    rows = ["query-id\tcorpus-id\tscore"]
-    rows += sorted(f"{ids[v.question]}\t{v.chunk_id}\t1" for v in positive)
-    (folder / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ordered = sorted(corpus.items(), key=lambda item: int(item[0]))
+    judged = sorted((ids[v.question], str(v.chunk_id), 1) for v in positive)
+    write_beir(folder, [{"_id": cid, **entry} for cid, entry in ordered],
+               [{"_id": ids[q], "text": q} for q in questions], judged)  # fmt: skip
     return len(questions), len(positive)
 
 
@@ -111,7 +108,3 @@ def _revision(document: DocumentRow) -> dict[str, str]:
 def _entry(title: str, section: str | None, text: str, meta: dict[str, str]) -> dict[str, object]:
     heading = f"{title} > {section.rsplit(' > ', 1)[-1]}" if section else title
     return {"title": heading, "text": text, "metadata": meta}
-
-
-def _jsonl(path: Path, rows: list[dict[str, object]]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
