@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from retriever.encoder import EncoderError
 from retriever.metrics import metric_names
-from retriever.search import SearchError
-from retriever.store import StoreError
-from service.auth import KeyFileError
+from service.cli_errors import err, fail_cleanly
 from service.cli_feedback import feedback_app
 from service.cli_keys import keys_app
 from service.runtime import Runtime
@@ -29,7 +23,6 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
-err = Console(stderr=True)
 
 HomeOption = Annotated[
     Path | None,
@@ -78,7 +71,7 @@ def ingest_cmd(
 ) -> None:
     """Load, chunk and embed documents into the index; unchanged files are skipped."""
     runtime = make_runtime(make_settings(home))
-    with _fail_cleanly(), Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
+    with fail_cleanly(), Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
         summary = runtime.ingest(paths, prune=prune, progress=_Bar(progress))
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
@@ -131,7 +124,7 @@ def query_cmd(
         err.print("question is empty")
         raise typer.Exit(2)
     runtime = make_runtime(make_settings(home))
-    with _fail_cleanly():
+    with fail_cleanly():
         filters = parse_filters(filter_ or [])
         result = runtime.query(question, k, mode, filters, include_superseded)
     if as_json:
@@ -185,7 +178,7 @@ def eval_cmd(
 
     settings = make_settings(home)
     runtime = make_runtime(settings)
-    with _fail_cleanly():
+    with fail_cleanly():
         thresholds = parse_thresholds(fail_under or [], metric_names(k))
         with Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
             result = evaluate(
@@ -225,7 +218,7 @@ def serve_cmd(
         raise typer.Exit(2)
     settings = make_settings(home, host=host, port=port, auth=False if no_auth else None)
     fastapi_app = create_app(settings)
-    with _fail_cleanly():
+    with fail_cleanly():
         _first_key(fastapi_app.state.runtime)
         err.print(f"loading model {settings.model} ...")
         _ = fastapi_app.state.runtime.encoder  # fail before binding, not on the first query
@@ -247,16 +240,6 @@ def _first_key(runtime: Runtime) -> None:
     err.print(f"created the first API key (admin), shown only now:\n\n    {key}\n\n"
               f"its hash is in {runtime.settings.key_path}; add more with `shifu keys add`",
               highlight=False)  # fmt: skip
-
-
-@contextmanager
-def _fail_cleanly() -> Iterator[None]:
-    """Turn the errors a user can fix into one line on stderr and exit status 2."""
-    try:
-        yield
-    except (StoreError, EncoderError, SearchError, ValueError, KeyFileError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m service.cli`

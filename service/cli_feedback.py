@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from retriever.store import StoreError
+from service.cli_errors import fail_cleanly
 from service.feedback import FeedbackStore, export_beir
 from service.settings import Settings
 
@@ -25,14 +25,10 @@ def export(
     store = FeedbackStore(settings.home / "feedback.sqlite")
     verdicts = store.all()
     store.close()
-    try:
-        from service.cli import make_runtime  # the seam tests replace
+    from service.cli import make_runtime  # the seam tests replace
 
-        with make_runtime(settings).reading() as snapshot:
-            queries, judgements = export_beir(verdicts, snapshot, folder)
-    except StoreError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    with fail_cleanly(), make_runtime(settings).reading() as snapshot:
+        queries, judgements = export_beir(verdicts, snapshot, folder)
     typer.echo(f"wrote {queries} questions and {judgements} judgements to {folder}; "
                f"measure with `shifu eval {folder}`")  # fmt: skip
     if not queries:

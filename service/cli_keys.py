@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from service.auth import ROLES, KeyFileError, Role, add_key, read_key_file, write_key_file
+from service.auth import ROLES, Role, add_key, read_key_file, write_key_file
+from service.cli_errors import fail_cleanly
 from service.settings import Settings
 
 keys_app = typer.Typer(help="Manage API keys (stored hashed in HOME/keys.yaml).",
@@ -34,11 +35,8 @@ def add(
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}")
     checked_role: Role = role  # type: ignore[assignment]
-    try:
+    with fail_cleanly():
         key = add_key(_path(home), key_id, checked_role, group or [])
-    except KeyFileError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     typer.echo(key)
     typer.echo(f"key {key_id!r} ({role}) added; it is shown only now", err=True)
 

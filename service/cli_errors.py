@@ -1,0 +1,25 @@
+"""How every `shifu` command reports an error a user can fix: one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from retriever.encoder import EncoderError
+from retriever.search import SearchError
+from retriever.store import StoreError
+from service.auth import KeyFileError
+
+err = Console(stderr=True)
+
+
+@contextmanager
+def fail_cleanly() -> Iterator[None]:
+    try:
+        yield
+    except (StoreError, EncoderError, SearchError, ValueError, KeyFileError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
