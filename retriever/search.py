@@ -20,7 +20,7 @@ from retriever.metadata import FILTERABLE_FIELDS
 from retriever.records import Citation, Passage, step_at
 from retriever.reranker import Reranker
 from retriever.store import Snapshot
-from retriever.text import script_of
+from retriever.text import is_text, script_of
 
 MODES = ("dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank")
 CANDIDATES = 100  # per retriever before fusion; also the reranker's pool
@@ -138,11 +138,8 @@ def _check_filters(filters: Mapping[str, Sequence[str]] | None) -> None:
 
 
 def _check_text(texts: Sequence[str]) -> None:
-    for text in texts:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise SearchError("the question or a filter is not valid Unicode text") from exc
+    if not all(is_text(text) for text in texts):
+        raise SearchError("the question or a filter is not valid Unicode text")
 
 
 def _top_distinct(snapshot: Snapshot, ranking: ChunkRanking, k: int) -> list[Passage]:
@@ -153,9 +150,7 @@ def _top_distinct(snapshot: Snapshot, ranking: ChunkRanking, k: int) -> list[Pas
     while len(kept) < k and seen < len(ranking):
         batch = ranking[seen : seen + 2 * k]
         seen += len(batch)
-        for passage in _passages(snapshot, batch):  # each new one against those kept so far
-            if len(kept) < k and not any(_repeats(passage, other) for other in kept):
-                kept.append(passage)
+        kept = _without_near_duplicates(_passages(snapshot, batch), k, kept)
     return kept
 
 
@@ -180,8 +175,11 @@ def _rerank(reranker: Reranker, question: str, passages: list[Passage]) -> list[
     return sorted(rescored, key=lambda p: -p.score)
 
 
-def _without_near_duplicates(passages: list[Passage], k: int) -> list[Passage]:
-    kept: list[Passage] = []
+def _without_near_duplicates(
+    passages: list[Passage], k: int, kept: Sequence[Passage] = ()
+) -> list[Passage]:
+    """`kept` extended, up to k, by the passages that repeat none kept before them."""
+    kept = list(kept)
     for passage in passages:
         if len(kept) == k:
             break

@@ -43,6 +43,15 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+def is_text(value: str) -> bool:
+    """Encodable as UTF-8: JSON escapes and argv bytes can smuggle in unpaired surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def fold_chinese(text: str) -> str:
     return str(_converter("t2s").convert(text))
 

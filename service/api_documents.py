@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from retriever.metadata import FILTERABLE_FIELDS
 from retriever.rows import DocumentRow
+from retriever.text import is_text
 from service.auth import Principal
 from service.jobs import JobRunner
 from service.observability import Metrics
@@ -23,7 +24,6 @@ from service.uploads import (
     UploadError,
     UploadTooLarge,
     cleaned,
-    is_text,
     metadata_yaml,
     place,
     settle,

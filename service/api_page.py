@@ -85,20 +85,17 @@ def _served(path: Path) -> Response:
 def add_feedback(
     body: FeedbackRequest, request: Request, runtime: RuntimeDep, principal: Reader
 ) -> dict[str, int]:
-    groups = visible_groups(principal)
     with runtime.reading() as snapshot:
         row = snapshot.meta.chunk_rows([body.chunk_id]).get(body.chunk_id)
-        visible = row is not None and (groups is None or _may_see(row.document.meta.access, groups))
+        visible = row is not None and body.chunk_id in snapshot.meta.chunk_ids_where(
+            {"doc_id": [row.document.doc_id]}, True, visible_groups(principal)
+        )
     if row is None or not visible:
         raise HTTPException(404, f"no passage {body.chunk_id} in the current index")
     judged = (row.document.doc_id, row.chunk.text, row.document.title)
     feedback_id = feedback_of(request).add(body.question, body.chunk_id, body.verdict,
                                            principal.key_id, judged)  # fmt: skip
     return {"id": feedback_id}
-
-
-def _may_see(access: tuple[str, ...], groups: tuple[str, ...] | Any) -> bool:
-    return not access or bool(set(access) & set(groups))
 
 
 @router.get("/v1/feedback")

@@ -38,15 +38,6 @@ class Staged:
     target: Path
 
 
-def is_text(value: str) -> bool:
-    """Encodable as UTF-8: JSON escapes can smuggle in unpaired surrogates."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def safe_name(raw: str | None) -> str:
     """The last path component of a client's file name, in NFKC form (full-width slashes and
     dots become ASCII first), with anything outside letters, digits and `._-() ` replaced."""

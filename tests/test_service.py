@@ -198,3 +198,16 @@ def test_two_files_with_one_name_in_an_upload(client: TestClient, api_keys: dict
     body = upload(client, api_keys["editor"], *files).json()
     assert [f["status"] for f in body["files"]] == ["failed", "added"]
     assert "also named 'dup.md'" in body["files"][0]["reason"]
+
+
+def test_feedback_on_a_passage_outside_ones_groups_is_refused(
+    client: TestClient, api_keys: dict[str, str]
+) -> None:
+    assert upload(client, api_keys["editor"], ("sec.md", RESTRICTED.encode())).status_code == 200
+    question = {"question": "secret-recipe 配方參數", "k": 1}
+    hit = client.post("/v1/query", json=question, headers=bearer(api_keys["molding"])).json()
+    chunk_id = hit["passages"][0]["chunk_id"]
+    body = {"question": "secret-recipe", "chunk_id": chunk_id, "verdict": "helped"}
+    assert client.post("/v1/feedback", json=body).status_code == 404  # a reader outside
+    allowed = client.post("/v1/feedback", json=body, headers=bearer(api_keys["molding"]))
+    assert allowed.status_code == 201
