@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ingest.pipeline import ingest
 from retriever.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "shared" / "evaldata" / "osha-pdfs"
 
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     encoder = load_encoder(args.model, args.models_dir)
     with tempfile.TemporaryDirectory() as home:
-        store = FaissStore(Path(home))
+        store = IndexStore(Path(home))
         summary = ingest([args.folder], store, encoder)
         snapshot = store.snapshot()
         assert snapshot is not None

@@ -260,9 +260,9 @@ def _ingest_corpus(target: Target, cap: float) -> None:
     began = time.perf_counter()
     if target.fake:
         from ingest.pipeline import ingest
-        from retriever.store import FaissStore
+        from retriever.store import IndexStore
 
-        summary = ingest([CORPUS], FaissStore(target.home), _fake_encoder())
+        summary = ingest([CORPUS], IndexStore(target.home), _fake_encoder())
         failed, added = summary.failed, summary.added
     else:
         done = subprocess.run(

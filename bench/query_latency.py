@@ -25,7 +25,7 @@ import numpy as np
 from retriever.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
 from retriever.records import Chunk, Document
 from retriever.search import search
-from retriever.store import FaissSnapshot, FaissStore
+from retriever.store import GenerationSnapshot, IndexStore
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 SETS = ("scifact", "emanual-tv", "drcd-dev")
@@ -45,7 +45,7 @@ def main() -> None:
     print(f"real chunks embedded: {len(texts)}; queries: {len(questions)}")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as home:
-            store = FaissStore(Path(home))
+            store = IndexStore(Path(home))
             _build(store, encoder, texts, vectors, size)
             snapshot = store.snapshot()
             assert snapshot is not None
@@ -72,7 +72,7 @@ def _sample_questions(count: int) -> list[str]:
 
 
 def _build(
-    store: FaissStore, encoder: SentenceTransformerEncoder, texts: list[str],
+    store: IndexStore, encoder: SentenceTransformerEncoder, texts: list[str],
     vectors: np.ndarray, size: int,
 ) -> None:  # fmt: skip
     rng = np.random.default_rng(0)
@@ -101,7 +101,10 @@ def _variant(text: str, rng: np.random.Generator) -> str:
 
 
 def _report(
-    size: int, snapshot: FaissSnapshot, encoder: SentenceTransformerEncoder, questions: list[str]
+    size: int,
+    snapshot: GenerationSnapshot,
+    encoder: SentenceTransformerEncoder,
+    questions: list[str],
 ) -> None:
     baseline = _timings(questions, lambda q: _raw(snapshot, encoder, q))
     print(f"{'mode':<16}{'p50 ms':>9}{'p99 ms':>9}{'p50 / baseline':>16}")
@@ -113,14 +116,14 @@ def _report(
 
 
 def _search(
-    snapshot: FaissSnapshot, encoder: SentenceTransformerEncoder, mode: str, question: str
+    snapshot: GenerationSnapshot, encoder: SentenceTransformerEncoder, mode: str, question: str
 ) -> None:
     search(snapshot, encoder, question, 5, mode)
 
 
-def _raw(snapshot: FaissSnapshot, encoder: SentenceTransformerEncoder, question: str) -> None:
+def _raw(snapshot: GenerationSnapshot, encoder: SentenceTransformerEncoder, question: str) -> None:
     vector = encoder.encode_queries([question])
-    snapshot.indexes.dense.search(vector[0], 5)
+    snapshot.dense.search_many(vector, 5, None)
 
 
 def _timings(questions: list[str], run: Callable[[str], object]) -> list[float]:

@@ -17,7 +17,7 @@ from retriever.encoder import Encoder
 from retriever.faults import crash_point
 from retriever.records import Chunk, Document
 from retriever.rows import DocumentRow
-from retriever.store import FaissStore, StoreWriter, text_hash
+from retriever.store import IndexStore, StoreWriter, text_hash
 
 
 class Progress(Protocol):
@@ -76,7 +76,7 @@ class _Pending:
 
 def ingest(
     paths: list[Path],
-    store: FaissStore,
+    store: IndexStore,
     encoder: Encoder,
     config: ChunkingConfig | None = None,
     prune: bool = False,
@@ -103,7 +103,7 @@ def ingest(
 
 def index_documents(
     documents: Iterable[Document],
-    store: FaissStore,
+    store: IndexStore,
     encoder: Encoder,
     config: ChunkingConfig | None = None,
     progress: Progress | None = None,
@@ -255,7 +255,7 @@ def _prune(writer: StoreWriter) -> int:
 
 
 def remove_documents(
-    store: FaissStore, encoder: Encoder, doc_id: str, revision: str | None = None
+    store: IndexStore, encoder: Encoder, doc_id: str, revision: str | None = None
 ) -> list[DocumentRow]:
     """Delete every revision of a document (or one) from all indexes, in one generation."""
     with store.writer(encoder.name, encoder.dim) as writer:

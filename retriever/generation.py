@@ -1,9 +1,9 @@
-"""What a generation derives from its chunks at commit time: the search-side dense index (with
-the language direction projected out when the index is bilingual) and the BM25 index."""
+"""What a generation derives from its chunks at commit time: the BM25 index, and for the FAISS
+backend the search-side dense index (with the language direction projected out when the index
+is bilingual)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +18,23 @@ DIRECTION_FILE = "language_direction.npy"
 SPARSE_DIR = "sparse"
 
 
-def write_derived(folder: Path, raw: VectorIndex, meta: MetadataDB) -> bool:
-    """Write the derived indexes into a staging folder; True when a language direction is used."""
+def write_sparse(folder: Path, meta: MetadataDB) -> dict[int, str]:
+    """Write the BM25 index; returns every chunk's script, which the dense side needs next."""
     features = meta.chunk_features()
     SparseIndex.build([cid for cid, _, _ in features], [t for _, _, t in features]).save(
         folder / SPARSE_DIR
     )
+    return {cid: script for cid, script, _ in features}
+
+
+def load_sparse(folder: Path) -> SparseIndex:
+    return SparseIndex.load(folder / SPARSE_DIR)
+
+
+def write_derived(folder: Path, raw: VectorIndex, meta: MetadataDB) -> bool:
+    """Write the derived indexes into a staging folder; True when a language direction is used."""
+    script_of = write_sparse(folder, meta)
     ids, vectors = raw.everything()
-    script_of = {cid: script for cid, script, _ in features}
     direction = language_direction(vectors, [script_of[i] for i in ids])
     if direction is None:
         return False
@@ -34,23 +43,3 @@ def write_derived(folder: Path, raw: VectorIndex, meta: MetadataDB) -> bool:
         folder / SEARCH_FILE
     )
     return True
-
-
-@dataclass(frozen=True)
-class SearchIndexes:
-    dense: VectorIndex
-    sparse: SparseIndex
-    direction: np.ndarray | None
-
-    @classmethod
-    def load(cls, folder: Path) -> SearchIndexes:
-        projected = (folder / SEARCH_FILE).is_file()
-        dense = VectorIndex.read(folder / (SEARCH_FILE if projected else "vectors.faiss"))
-        direction = np.load(folder / DIRECTION_FILE) if projected else None
-        return cls(dense, SparseIndex.load(folder / SPARSE_DIR), direction)
-
-    def prepare_queries(self, vectors: np.ndarray) -> np.ndarray:
-        """Queries go into the same space as the searched passages."""
-        if self.direction is None:
-            return vectors
-        return project_out(vectors, self.direction)

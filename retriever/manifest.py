@@ -32,6 +32,20 @@ class Manifest:
     generation: int
     created_at: float
     language_projection: bool = False
+    backend: str = "faiss"  # where the dense vectors are: "faiss" (this folder) or "milvus"
+    collection: str | None = None  # the Milvus collection, with the milvus backend
+
+    def check_backend(self, backend: str, collection: str | None = None) -> None:
+        if self.backend != backend:
+            raise StoreError(
+                f"this index keeps its vectors in {self.backend!r} but the store is set to "
+                f"{backend!r}; set SHIFU_STORE={self.backend} or use another home"
+            )
+        if collection is not None and self.collection != collection:
+            raise StoreError(
+                f"this index lives in Milvus collection {self.collection!r}, not "
+                f"{collection!r}; set SHIFU_MILVUS_COLLECTION={self.collection}"
+            )
 
     def check_model(self, model: str, dim: int) -> None:
         if (self.model, self.dim) != (model, dim):

@@ -208,11 +208,13 @@ class MetadataDB:
         self._conn.execute("DELETE FROM chunks WHERE doc_key = ?", (key,))
         self._conn.execute("DELETE FROM documents WHERE key = ?", (key,))
 
-    def mark_superseded(self) -> None:
-        """Of the documents sharing a doc_id, all but the latest revision are superseded."""
+    def mark_superseded(self) -> list[str]:
+        """Of the documents sharing a doc_id, all but the latest revision are superseded.
+        Returns the documents whose flag changed."""
         rows = self._conn.execute(
-            "SELECT key, doc_id, revision, effective_date, ingested_at FROM documents"
+            "SELECT key, doc_id, revision, effective_date, ingested_at, superseded FROM documents"
         ).fetchall()
+        was = {row[0]: int(row[5]) for row in rows}
         by_doc: dict[str, list[tuple]] = defaultdict(list)
         for row in rows:
             by_doc[row[1]].append(row)
@@ -222,7 +224,9 @@ class MetadataDB:
             latest = max(orders.values())
             # one revision stored as many entries (an evaluation corpus) shares its order
             flags.extend((int(order[:2] != latest[:2]), key) for key, order in orders.items())
-        self._conn.executemany("UPDATE documents SET superseded = ? WHERE key = ?", flags)
+        changed = [(flag, key) for flag, key in flags if was[key] != flag]
+        self._conn.executemany("UPDATE documents SET superseded = ? WHERE key = ?", changed)
+        return [key for _, key in changed]
 
 
 def document_sql(

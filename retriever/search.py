@@ -21,6 +21,7 @@ from retriever.records import Citation, Passage, step_at
 from retriever.reranker import Reranker
 from retriever.store import Snapshot
 from retriever.text import is_text, script_of
+from retriever.vector_backend import Selection
 
 MODES = ("dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank")
 CANDIDATES = 100  # per retriever before fusion; also the reranker's pool
@@ -47,7 +48,7 @@ def rank_many(
     vectors: np.ndarray | None,
     mode: str,
     depth: int,
-    allowed: Sequence[int] | None = None,
+    allowed: Selection | None = None,
 ) -> tuple[list[ChunkRanking], list[str]]:
     """Chunk rankings for many questions at once (evaluation batches; search passes one)."""
     pool = max(depth, CANDIDATES)
@@ -116,7 +117,7 @@ def search(
     snapshot.manifest.check_model(encoder.name, encoder.dim)
     vector = None if mode == "bm25" else encoder.encode_queries([question])
     base = "hybrid" if mode == "hybrid+rerank" else mode
-    allowed = snapshot.allowed_ids(filters, include_superseded, groups)
+    allowed = snapshot.select(filters, include_superseded, groups)
     rankings, stages = rank_many(snapshot, [question], vector, base, CANDIDATES, allowed)
     if reranker is not None and mode == "hybrid+rerank":
         pool = _rerank(reranker, question, _passages(snapshot, rankings[0]))

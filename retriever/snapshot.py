@@ -8,10 +8,11 @@ from typing import Protocol
 
 import numpy as np
 
-from retriever.generation import SearchIndexes
+from retriever.generation import load_sparse
 from retriever.manifest import Manifest, read_manifest
 from retriever.metadata import MetadataDB
 from retriever.rows import ChunkRow, DocumentRow
+from retriever.vector_backend import FaissBackend, Selection, VectorBackend
 
 MAX_CACHED_SETS = 64  # allowed-chunk lists kept per snapshot (one per group combination)
 
@@ -21,19 +22,19 @@ class Snapshot(Protocol):
 
     manifest: Manifest
 
-    def allowed_ids(
+    def select(
         self,
         filters: Mapping[str, Sequence[str]] | None,
         include_superseded: bool = False,
         groups: Sequence[str] | None = None,
-    ) -> list[int] | None: ...
+    ) -> Selection: ...
 
     def dense_many(
-        self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
+        self, vectors: np.ndarray, k: int, selection: Selection | None = None
     ) -> list[list[tuple[int, float]]]: ...
 
     def sparse_many(
-        self, questions: Sequence[str], k: int, allowed: Sequence[int] | None = None
+        self, questions: Sequence[str], k: int, selection: Selection | None = None
     ) -> list[list[tuple[int, float]]]: ...
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]: ...
@@ -45,11 +46,17 @@ class Snapshot(Protocol):
     def close(self) -> None: ...
 
 
-class FaissSnapshot:
-    def __init__(self, folder: Path) -> None:
+class GenerationSnapshot:
+    """One generation folder (manifest, metadata, BM25) with its dense vectors wherever the
+    backend keeps them."""
+
+    def __init__(self, folder: Path, backend: VectorBackend | None = None) -> None:
+        backend = backend or FaissBackend()
         self.folder = folder
         self.manifest = read_manifest(folder / "manifest.json")
-        self.indexes = SearchIndexes.load(folder)
+        backend.check(self.manifest)
+        self.dense = backend.reader(folder, self.manifest)
+        self.sparse = load_sparse(folder)
         self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
         self._scripts: dict[int, str] | None = None
         self._allowed: dict[tuple[bool, tuple[str, ...] | None], list[int]] = {}
@@ -62,7 +69,16 @@ class FaissSnapshot:
             self._scripts = self.meta.chunk_scripts()
         return self._scripts
 
-    def allowed_ids(
+    def select(
+        self,
+        filters: Mapping[str, Sequence[str]] | None,
+        include_superseded: bool = False,
+        groups: Sequence[str] | None = None,
+    ) -> Selection:
+        criteria = (dict(filters or {}), include_superseded, groups)
+        return Selection(self._allowed_ids(filters, include_superseded, groups), *criteria)
+
+    def _allowed_ids(
         self,
         filters: Mapping[str, Sequence[str]] | None,
         include_superseded: bool = False,
@@ -85,14 +101,16 @@ class FaissSnapshot:
         return self._allowed[key]
 
     def dense_many(
-        self, vectors: np.ndarray, k: int, allowed: Sequence[int] | None = None
+        self, vectors: np.ndarray, k: int, selection: Selection | None = None
     ) -> list[list[tuple[int, float]]]:
-        return self.indexes.dense.search_many(self.indexes.prepare_queries(vectors), k, allowed)
+        if selection is not None and selection.ids is not None and not selection.ids:
+            return [[] for _ in range(len(vectors))]
+        return self.dense.search_many(vectors, k, selection)
 
     def sparse_many(
-        self, questions: Sequence[str], k: int, allowed: Sequence[int] | None = None
+        self, questions: Sequence[str], k: int, selection: Selection | None = None
     ) -> list[list[tuple[int, float]]]:
-        return self.indexes.sparse.search_many(questions, k, allowed)
+        return self.sparse.search_many(questions, k, selection.ids if selection else None)
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         return self.meta.chunk_rows(chunk_ids)

@@ -1,8 +1,9 @@
-"""Index store: generations of (FAISS vectors + SQLite metadata + manifest), swapped atomically.
+"""Index store: generations of (SQLite metadata + BM25 + manifest, and the dense vectors in
+the folder with FAISS or in a Milvus collection), swapped atomically.
 
 Layout under `<home>/index/`:
     CURRENT            name of the live generation (replaced by rename)
-    gen-000007/        manifest.json, vectors.faiss, meta.sqlite
+    gen-000007/        manifest.json, meta.sqlite, sparse/, vectors.faiss (FAISS backend)
     .writer.lock       held by the one writer (CLI or service)
 A writer builds the next generation in a temporary folder beside the live one and only then
 points CURRENT at it, so a crash at any point leaves the previous generation loadable.
@@ -20,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from retriever.faiss_index import VectorIndex
 from retriever.faults import crash_point
 from retriever.fsutil import (
     LockBusy,
@@ -30,7 +30,6 @@ from retriever.fsutil import (
     prune_generations,
     remove_stale_staging,
 )
-from retriever.generation import write_derived
 from retriever.manifest import (
     FORMAT_VERSION,
     Manifest,
@@ -42,21 +41,23 @@ from retriever.manifest import (
 from retriever.metadata import MetadataDB
 from retriever.records import Chunk, Document
 from retriever.rows import DocumentRow
-from retriever.snapshot import FaissSnapshot, Snapshot
+from retriever.snapshot import GenerationSnapshot, Snapshot
+from retriever.vector_backend import FaissBackend, VectorBackend
 
 __all__ = [
-    "FORMAT_VERSION", "FaissSnapshot", "FaissStore", "Manifest", "ModelMismatchError",
+    "FORMAT_VERSION", "GenerationSnapshot", "IndexStore", "Manifest", "ModelMismatchError",
     "Snapshot", "StoreError", "StoreWriter", "WriterBusyError", "text_hash",
 ]  # fmt: skip
 
 KEEP_GENERATIONS = 2  # the live one and its predecessor, which open readers may still use
 
 
-class FaissStore:
+class IndexStore:
     """Opens snapshots and writers over one home directory."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, backend: VectorBackend | None = None) -> None:
         self.root = home / "index"
+        self.backend = backend or FaissBackend()
 
     def current_generation(self) -> str | None:
         try:
@@ -69,14 +70,14 @@ class FaissStore:
         name = self.current_generation()
         return read_manifest(self.root / name / "manifest.json") if name else None
 
-    def snapshot(self) -> FaissSnapshot | None:
+    def snapshot(self) -> GenerationSnapshot | None:
         name = self.current_generation()
         if name is None:
             return None
         folder = self.root / name
         if not folder.is_dir():
             raise StoreError(f"index generation {folder} named by CURRENT is missing")
-        return FaissSnapshot(folder)
+        return GenerationSnapshot(folder, self.backend)
 
     def writer(self, model: str, dim: int) -> StoreWriter:
         return StoreWriter(self, model, dim)
@@ -95,7 +96,7 @@ class FaissStore:
 class StoreWriter:
     """Stages the next generation; `commit()` swaps it in, `abort()` throws it away."""
 
-    def __init__(self, store: FaissStore, model: str, dim: int) -> None:
+    def __init__(self, store: IndexStore, model: str, dim: int) -> None:
         self._store = store
         store.root.mkdir(parents=True, exist_ok=True)
         try:
@@ -115,26 +116,22 @@ class StoreWriter:
         previous = self._store.manifest()
         if previous is not None:
             previous.check_model(model, dim)
+            self._store.backend.check(previous)
         generation = previous.generation + 1 if previous else 1
         self._staging = self._store.root / f".gen-{generation:06d}.tmp-{os.getpid()}"
         self._staging.mkdir()
         live = self._store.root / f"gen-{previous.generation:06d}" if previous else None
         if live is not None:
             shutil.copyfile(live / "meta.sqlite", self._staging / "meta.sqlite")
-            self.vectors = VectorIndex.read(live / "vectors.faiss")
-        else:
-            self.vectors = VectorIndex.empty(dim)
+        self.vectors = self._store.backend.writer(live, previous, dim)
         self.meta = MetadataDB(self._staging / "meta.sqlite")
+        self._flagged: set[str] = set()
         crash_point("writer:staged")
         self.manifest = Manifest(
-            FORMAT_VERSION,
-            model,
-            dim,
-            0,
-            previous.next_chunk_id if previous else 1,
-            generation,
-            time.time(),
-        )
+            FORMAT_VERSION, model, dim, 0, previous.next_chunk_id if previous else 1,
+            generation, time.time(), backend=self._store.backend.name,
+            **self._store.backend.extra_manifest(),
+        )  # fmt: skip
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -152,7 +149,7 @@ class StoreWriter:
         self.manifest = replace(self.manifest, next_chunk_id=first + len(chunks))
         self.meta.put_document(doc, time.time())
         self.meta.put_chunks(numbered, [text_hash(c.indexed_text) for c in numbered])
-        self.vectors.add([c.chunk_id for c in numbered if c.chunk_id is not None], vectors)
+        self.vectors.add(doc, numbered, vectors)
 
     def document_by_path(self, path: str) -> DocumentRow | None:
         return self.meta.document_by_path(path)
@@ -173,7 +170,7 @@ class StoreWriter:
         return dict(zip(by_hash.keys(), vectors, strict=True))
 
     def mark_superseded(self) -> None:
-        self.meta.mark_superseded()
+        self._flagged.update(self.meta.mark_superseded())
 
     def delete_document(self, key: str) -> None:
         self.vectors.remove(self.meta.chunk_ids_of(key))
@@ -181,18 +178,17 @@ class StoreWriter:
 
     def commit(self) -> Manifest:
         crash_point("commit:begin")
-        self.meta.mark_superseded()
+        self.mark_superseded()
         self.meta.commit()
         count = self.meta.count_chunks()
         if count != self.vectors.count:
             raise StoreError(f"metadata holds {count} chunks but the index {self.vectors.count}")
-        projected = write_derived(self._staging, self.vectors, self.meta)
+        projected = self.vectors.write(self._staging, self.meta, sorted(self._flagged))
         crash_point("commit:derived")
         self.meta.close()
         self.manifest = replace(
             self.manifest, count=count, created_at=time.time(), language_projection=projected
         )
-        self.vectors.write(self._staging / "vectors.faiss")
         crash_point("commit:vectors")
         (self._staging / "manifest.json").write_text(json.dumps(asdict(self.manifest), indent=2))
         crash_point("commit:manifest")
@@ -204,6 +200,7 @@ class StoreWriter:
         crash_point("commit:renamed")
         atomic_write(self._store.root / "CURRENT", final.name)
         crash_point("commit:current")
+        self.vectors.after_commit()
         prune_generations(self._store.root, keep=KEEP_GENERATIONS)
         crash_point("commit:pruned")
         self._lock.close()

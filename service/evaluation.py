@@ -22,7 +22,7 @@ from retriever.encoder import Encoder
 from retriever.metrics import first_relevant_rank, mean, metric_names, per_query
 from retriever.reranker import Reranker
 from retriever.search import CANDIDATES, MODES, rank_many
-from retriever.store import FORMAT_VERSION, FaissSnapshot, FaissStore
+from retriever.store import FORMAT_VERSION, GenerationSnapshot, IndexStore
 from retriever.text import detect_language
 
 DOC_DEPTH = 100  # R@100 needs 100 distinct corpus ids
@@ -79,7 +79,7 @@ class _Context:
     """Per-dataset state shared by the modes: query vectors are encoded once for all of them."""
 
     def __init__(
-        self, dataset: BeirDataset, snapshot: FaissSnapshot, encoder: Encoder,
+        self, dataset: BeirDataset, snapshot: GenerationSnapshot, encoder: Encoder,
         progress: ProgressFactory | None, reranker: Reranker | None,
     ) -> None:  # fmt: skip
         self.dataset, self.snapshot, self.encoder = dataset, snapshot, encoder
@@ -139,8 +139,8 @@ def _cached_index(
     cache_root: Path,
     config: ChunkingConfig,
     progress: ProgressFactory | None,
-) -> FaissStore:
-    store = FaissStore(cache_root / f"{dataset.name}-{cache_key(dataset, encoder, config)}")
+) -> IndexStore:
+    store = IndexStore(cache_root / f"{dataset.name}-{cache_key(dataset, encoder, config)}")
     if store.manifest() is None:  # generations swap atomically: present means complete
         bar = progress("embedding corpus") if progress else None
         index_documents(corpus_documents(dataset), store, encoder, config, bar)
@@ -174,7 +174,7 @@ def _rankings(context: _Context, mode: str) -> tuple[list[ChunkRanking], float]:
     # every mode that needs query vectors is charged their one-time encoding
     began = time.perf_counter() - (context.encode_seconds if vectors is not None else 0.0)
     # as in search, superseded revisions are not ranked
-    allowed = context.snapshot.allowed_ids(None)
+    allowed = context.snapshot.select(None)
     rankings, _ = rank_many(context.snapshot, context.questions, vectors, base, CHUNK_DEPTH,
                             allowed)  # fmt: skip
     if mode == "hybrid+rerank":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ingest.beir import write_beir
 from retriever.rows import DocumentRow
-from retriever.snapshot import FaissSnapshot
+from retriever.snapshot import GenerationSnapshot
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -78,7 +78,9 @@ def latest_positive(verdicts: list[Verdict]) -> list[Verdict]:
     return [v for v in latest.values() if v.verdict == "helped"]
 
 
-def export_beir(verdicts: list[Verdict], snapshot: FaissSnapshot, folder: Path) -> tuple[int, int]:
+def export_beir(
+    verdicts: list[Verdict], snapshot: GenerationSnapshot, folder: Path
+) -> tuple[int, int]:
     """queries.jsonl, qrels/test.tsv and corpus.jsonl (the judged passages and every chunk of
     the current index); returns (queries, judgements)."""
     positive = latest_positive(verdicts)

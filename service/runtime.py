@@ -14,7 +14,7 @@ from retriever.reranker import Reranker, load_reranker
 from retriever.rows import DocumentRow
 from retriever.search import SearchResult, search
 from retriever.sentence_cache import CachingEncoder
-from retriever.store import FaissSnapshot, FaissStore, StoreError
+from retriever.store import GenerationSnapshot, IndexStore, StoreError
 from service.auth import ApiKey, parse_keys, read_key_file
 from service.settings import Settings
 
@@ -32,14 +32,14 @@ def default_encoder(settings: Settings) -> Encoder:
 class Runtime:
     def __init__(self, settings: Settings, encoder_factory: EncoderFactory | None = None) -> None:
         self.settings = settings
-        self.store = FaissStore(settings.home)
+        self.store = IndexStore(settings.home)
         self._encoder_factory = encoder_factory or default_encoder
         self._encoder: Encoder | None = None
-        self._snapshot: FaissSnapshot | None = None
+        self._snapshot: GenerationSnapshot | None = None
         self._reranker: Reranker | None = None
         self._lock = threading.Lock()
         self._keys: tuple[float | None, list[ApiKey]] | None = None
-        self._readers: dict[FaissSnapshot, int] = {}
+        self._readers: dict[GenerationSnapshot, int] = {}
 
     @property
     def encoder(self) -> Encoder:
@@ -53,7 +53,7 @@ class Runtime:
         return self._encoder is not None
 
     @contextmanager
-    def reading(self) -> Iterator[FaissSnapshot]:
+    def reading(self) -> Iterator[GenerationSnapshot]:
         """The live generation for one request. A generation an ingest has replaced is closed
         when its last reader is done, so a long-running server does not leak file handles."""
         with self._lock:
@@ -68,7 +68,7 @@ class Runtime:
                     del self._readers[snapshot]
                     snapshot.close()
 
-    def _live(self) -> FaissSnapshot:
+    def _live(self) -> GenerationSnapshot:
         name = self.store.current_generation()
         if name is None:
             raise EmptyIndexError(

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.pipeline import ingest
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from service.app import create_app
 from service.auth import add_key
 from service.settings import Settings
@@ -61,7 +61,7 @@ def client(tmp_path: Path, corpus_copy: Path, api_keys: dict[str, str]) -> TestC
     """The HTTP app over the sample corpus, indexed with the fake encoder; calls carry a
     reader's key unless a test sends another."""
     encoder = FakeEncoder()
-    ingest([corpus_copy], FaissStore(tmp_path / "home"), encoder)
+    ingest([corpus_copy], IndexStore(tmp_path / "home"), encoder)
     app = create_app(Settings(home=tmp_path / "home"), encoder_factory=lambda _: encoder)
     return TestClient(app, raise_server_exceptions=False, headers=bearer(api_keys["reader"]))
 

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.pipeline import ingest
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from service.app import create_app
 from service.settings import Settings
 from tests.fakes import FakeEncoder
@@ -113,7 +113,7 @@ def test_unexpected_errors_become_a_500_without_a_trace(tmp_path: Path) -> None:
     def broken(_: Settings) -> FakeEncoder:
         raise ZeroDivisionError("secret internals")
 
-    ingest([Path(__file__).parent.parent / "corpus"], FaissStore(tmp_path / "h"), FakeEncoder())
+    ingest([Path(__file__).parent.parent / "corpus"], IndexStore(tmp_path / "h"), FakeEncoder())
     client = TestClient(
         create_app(Settings(home=tmp_path / "h", auth=False), broken), raise_server_exceptions=False
     )
@@ -127,7 +127,7 @@ def test_a_new_generation_is_picked_up_without_restart(
 ) -> None:
     assert client.post("/v1/query", json={"question": "zirconium widget"}).status_code == 200
     (corpus_copy / "new.md").write_text("# Widget\nzirconium widget polishing steps\n")
-    ingest([corpus_copy], FaissStore(tmp_path / "home"), FakeEncoder())
+    ingest([corpus_copy], IndexStore(tmp_path / "home"), FakeEncoder())
     top = client.post("/v1/query", json={"question": "zirconium widget"}).json()["passages"][0]
     assert top["citation"]["source"] == "new.md"
 

@@ -22,7 +22,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from ingest.pipeline import ingest
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from service import cli
 from service.app import create_app
 from service.auth import add_key
@@ -73,7 +73,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     home = root / "home"
     corpus = shutil.copytree(REPO / "corpus", root / "corpus")
     encoder = FakeEncoder()
-    ingest([corpus], FaissStore(home), encoder)
+    ingest([corpus], IndexStore(home), encoder)
     keys = home / "keys.yaml"
     reader, admin = add_key(keys, "reader", "reader", []), add_key(keys, "admin", "admin", [])
     app = create_app(Settings(home=home), encoder_factory=lambda _: encoder)

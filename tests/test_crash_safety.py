@@ -29,7 +29,7 @@ from ingest.pipeline import IngestSummary, ingest
 from retriever.faiss_index import VectorIndex
 from retriever.faults import ENV as CRASH_ENV
 from retriever.search import search
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from tests.conftest import REPO
 from tests.fakes import FakeEncoder
 
@@ -114,7 +114,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.pipeline import ingest
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from tests.fakes import FakeEncoder
 
 
@@ -126,7 +126,7 @@ class BatchedEncoder(FakeEncoder):
         return np.vstack(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
 
 
-ingest([Path(sys.argv[1])], FaissStore(Path(sys.argv[2])), BatchedEncoder(), prune=True)
+ingest([Path(sys.argv[1])], IndexStore(Path(sys.argv[2])), BatchedEncoder(), prune=True)
 """
 
 
@@ -154,7 +154,7 @@ class Reference:
 
 
 def index_state(home: Path) -> IndexState:
-    snapshot = FaissStore(home).snapshot()
+    snapshot = IndexStore(home).snapshot()
     assert snapshot is not None, "the index must open"
     try:
         rows = snapshot.chunk_rows(sorted(snapshot.meta.chunk_docs()))
@@ -183,10 +183,10 @@ def build_baseline(root: Path) -> tuple[Path, Path]:
     corpus, home = root / "corpus", root / "home"
     for folder in FOLDERS:
         shutil.copytree(REPO / "corpus" / folder, corpus / folder)
-    assert ingest([corpus], FaissStore(home), FakeEncoder()).generation == 1
+    assert ingest([corpus], IndexStore(home), FakeEncoder()).generation == 1
     with (corpus / BASELINE_EDIT).open("a", encoding="utf-8") as handle:
         handle.write("\nThe supervisor logs every lock removal for the absent worker.\n")
-    assert ingest([corpus], FaissStore(home), FakeEncoder()).generation == 2
+    assert ingest([corpus], IndexStore(home), FakeEncoder()).generation == 2
     return corpus, home
 
 
@@ -200,7 +200,7 @@ def change_corpus(corpus: Path) -> None:
 
 
 def ingest_again(corpus: Path, home: Path) -> IngestSummary:
-    summary = ingest([corpus], FaissStore(home), FakeEncoder(), prune=True)
+    summary = ingest([corpus], IndexStore(home), FakeEncoder(), prune=True)
     assert summary.failures == []
     return summary
 
@@ -247,7 +247,7 @@ def run_killed_ingest(corpus: Path, home: Path, point: str, n: int) -> None:
 
 def index_layout(home: Path) -> tuple[list[str], list[str], str]:
     """Generation folders, staging leftovers and what CURRENT names."""
-    root = FaissStore(home).root
+    root = IndexStore(home).root
     generations = sorted(p.name for p in root.glob("gen-*"))
     leftovers = sorted(p.name for p in root.glob(".*.tmp-*"))
     return generations, leftovers, (root / "CURRENT").read_text().strip()
@@ -266,7 +266,7 @@ def assert_clean_after_rerun(home: Path) -> None:
     assert current == "gen-000003"
     assert generations[-2:] == ["gen-000002", "gen-000003"]
     assert leftovers == []
-    FaissStore(home).writer(FakeEncoder.name, FakeEncoder.dim).abort()  # the lock is free
+    IndexStore(home).writer(FakeEncoder.name, FakeEncoder.dim).abort()  # the lock is free
 
 
 @pytest.mark.parametrize(("point", "n"), CASES, ids=[f"{p}#{n}" for p, n in CASES])

@@ -9,7 +9,7 @@ import pytest
 from ingest.loaders import LoadError, SourceFile, load_document
 from ingest.pipeline import ingest
 from retriever.search import SearchError, search
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from tests.fakes import FakeEncoder
 
 SOP = "1. 確認毛邊位置。\n2. 降低射出壓力每次 5 bar。\n"
@@ -118,7 +118,7 @@ def test_subtitles_become_turns_with_times(tmp_path: Path, name: str, text: str)
 def test_an_interview_is_cited_by_speaker_and_time(tmp_path: Path) -> None:
     write(tmp_path, "wang.vtt", VTT)
     write(tmp_path, "wang.vtt.meta.yaml", "title: 訪談：王師傅\ndate: 2024-03-12\n")
-    store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
+    store, encoder = IndexStore(tmp_path / "home"), FakeEncoder()
     ingest([tmp_path / "wang.vtt"], store, encoder)
     snapshot = store.snapshot()
     assert snapshot is not None
@@ -149,7 +149,7 @@ def test_docx_headings_numbered_steps_and_properties(tmp_path: Path) -> None:
         word.add_paragraph(text, style="List Number")
     word.add_paragraph("注意：鬆刀時刀具會掉落。")
     word.save(tmp_path / "cnc.docx")
-    store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
+    store, encoder = IndexStore(tmp_path / "home"), FakeEncoder()
     ingest([tmp_path / "cnc.docx"], store, encoder)
     snapshot = store.snapshot()
     assert snapshot is not None
@@ -161,7 +161,7 @@ def test_docx_headings_numbered_steps_and_properties(tmp_path: Path) -> None:
 def test_a_newer_revision_supersedes_the_older(tmp_path: Path) -> None:
     front = "---\ndoc_id: SOP-IM-012\nrevision: {rev}\ndoc_type: sop\n---\n"
     write(tmp_path, "c.md", front.format(rev="C") + "1. 降低射出壓力每次 5 bar。\n")
-    store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
+    store, encoder = IndexStore(tmp_path / "home"), FakeEncoder()
     ingest([tmp_path], store, encoder)
     write(tmp_path, "b.md", front.format(rev="B") + "1. 降低射出壓力每次 10 bar。\n")
     summary = ingest([tmp_path], store, encoder)
@@ -179,13 +179,13 @@ def test_the_same_revision_twice_is_rejected_and_the_first_kept(tmp_path: Path) 
     front = "---\ndoc_id: SOP-IM-012\nrevision: C\n---\n"
     write(tmp_path, "a.md", front + SOP)
     write(tmp_path, "b.md", front + SOP)
-    summary = ingest([tmp_path], FaissStore(tmp_path / "home"), FakeEncoder())
+    summary = ingest([tmp_path], IndexStore(tmp_path / "home"), FakeEncoder())
     assert (summary.added, summary.failed) == (1, 1)
     assert "already stored from" in summary.failures[0]["reason"]
 
 
 def test_filters_apply_before_ranking(tmp_path: Path, corpus_copy: Path) -> None:
-    store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
+    store, encoder = IndexStore(tmp_path / "home"), FakeEncoder()
     ingest([corpus_copy], store, encoder)
     snapshot = store.snapshot()
     assert snapshot is not None

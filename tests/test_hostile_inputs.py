@@ -32,7 +32,7 @@ from pypdf import PdfReader, PdfWriter
 from typer.testing import CliRunner
 
 from ingest.pipeline import ingest
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from service import cli
 from service.app import create_app
 from service.auth import Role, add_key
@@ -226,7 +226,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
     root = tmp_path_factory.mktemp("hostile-api")
     shutil.copytree(REPO / "corpus", root / "corpus")
     encoder = FakeEncoder()
-    assert ingest([root / "corpus"], FaissStore(root / "home"), encoder).added == SAMPLE_FILES
+    assert ingest([root / "corpus"], IndexStore(root / "home"), encoder).added == SAMPLE_FILES
     keys: dict[str, str] = {
         role: add_key(root / "home" / "keys.yaml", role, role, []) for role in ROLES
     }
@@ -751,7 +751,7 @@ def shifu(*args: str) -> Any:
 
 
 def stored_documents(home: Path) -> frozenset[tuple[str, str | None, str]]:
-    snapshot = FaissStore(home).snapshot()
+    snapshot = IndexStore(home).snapshot()
     assert snapshot is not None
     try:
         _, rows = snapshot.meta.documents_where({}, True, None)

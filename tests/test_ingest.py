@@ -6,19 +6,19 @@ import pytest
 
 from ingest.pipeline import ingest
 from retriever.search import search
-from retriever.store import FaissStore, ModelMismatchError, WriterBusyError
+from retriever.store import IndexStore, ModelMismatchError, WriterBusyError
 from tests.conftest import SAMPLE_FILES
 from tests.fakes import FakeEncoder
 
 
-def doc_sources(store: FaissStore) -> set[str]:
+def doc_sources(store: IndexStore) -> set[str]:
     snapshot = store.snapshot()
     assert snapshot is not None
     return {d.source for d in snapshot.documents()}
 
 
 def test_first_ingest_adds_every_file(tmp_path: Path, corpus_copy: Path) -> None:
-    store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
+    store, encoder = IndexStore(tmp_path / "home"), FakeEncoder()
     summary = ingest([corpus_copy], store, encoder)
     assert (summary.added, summary.failed) == (SAMPLE_FILES, 0)
     assert summary.chunks == summary.embedded == len(encoder.embedded) > 4
@@ -35,7 +35,7 @@ def test_first_ingest_adds_every_file(tmp_path: Path, corpus_copy: Path) -> None
 def test_unchanged_folder_embeds_nothing_and_keeps_the_generation(
     tmp_path: Path, corpus_copy: Path
 ) -> None:
-    store = FaissStore(tmp_path / "home")
+    store = IndexStore(tmp_path / "home")
     ingest([corpus_copy], store, FakeEncoder())
     before = store.current_generation()
     again = FakeEncoder()
@@ -46,7 +46,7 @@ def test_unchanged_folder_embeds_nothing_and_keeps_the_generation(
 
 
 def test_editing_one_file_re_embeds_only_that_file(tmp_path: Path, corpus_copy: Path) -> None:
-    store = FaissStore(tmp_path / "home")
+    store = IndexStore(tmp_path / "home")
     ingest([corpus_copy], store, FakeEncoder())
     edited = corpus_copy / "sop" / "SOP-QC-021_torque-check.txt"
     edited.write_text(edited.read_text() + "\n7) 新增步驟：每週校正扭力計 calibrate weekly.\n")
@@ -63,7 +63,7 @@ def test_editing_one_file_re_embeds_only_that_file(tmp_path: Path, corpus_copy: 
 
 
 def test_prune_drops_a_deleted_files_passages(tmp_path: Path, corpus_copy: Path) -> None:
-    store, encoder = FaissStore(tmp_path / "home"), FakeEncoder()
+    store, encoder = IndexStore(tmp_path / "home"), FakeEncoder()
     ingest([corpus_copy], store, encoder)
     (corpus_copy / "sop" / "SOP-MT-001_lockout-tagout.md").unlink()
     kept = ingest([corpus_copy], store, encoder)
@@ -81,7 +81,7 @@ def test_bad_files_are_reported_and_the_rest_kept(tmp_path: Path, corpus_copy: P
     (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ngarbage")
     (corpus_copy / "empty.md").write_bytes(b"")
     (corpus_copy / "blob.txt").write_bytes(b"\x00\x01\x02binary")
-    store = FaissStore(tmp_path / "home")
+    store = IndexStore(tmp_path / "home")
     summary = ingest([corpus_copy, tmp_path / "missing.md"], store, FakeEncoder())
     reasons = {Path(f["path"]).name: f["reason"] for f in summary.failures}
     assert set(reasons) == {"broken.pdf", "empty.md", "blob.txt", "missing.md"}
@@ -92,7 +92,7 @@ def test_bad_files_are_reported_and_the_rest_kept(tmp_path: Path, corpus_copy: P
 
 
 def test_a_crash_mid_ingest_leaves_the_previous_index(tmp_path: Path, corpus_copy: Path) -> None:
-    store = FaissStore(tmp_path / "home")
+    store = IndexStore(tmp_path / "home")
     ingest([corpus_copy], store, FakeEncoder())
     before = store.manifest()
 
@@ -110,7 +110,7 @@ def test_a_crash_mid_ingest_leaves_the_previous_index(tmp_path: Path, corpus_cop
 
 
 def test_a_second_writer_gets_a_clear_error(tmp_path: Path, corpus_copy: Path) -> None:
-    store = FaissStore(tmp_path / "home")
+    store = IndexStore(tmp_path / "home")
     with (
         store.writer("fake-hash-1024", 1024),
         pytest.raises(WriterBusyError, match="another ingest"),
@@ -119,7 +119,7 @@ def test_a_second_writer_gets_a_clear_error(tmp_path: Path, corpus_copy: Path) -
 
 
 def test_another_model_cannot_write_or_read_the_index(tmp_path: Path, corpus_copy: Path) -> None:
-    store = FaissStore(tmp_path / "home")
+    store = IndexStore(tmp_path / "home")
     ingest([corpus_copy], store, FakeEncoder())
 
     class OtherModel(FakeEncoder):
@@ -144,6 +144,6 @@ def test_an_encrypted_pdf_is_reported_as_such(tmp_path: Path) -> None:
     with (folder / "locked.pdf").open("wb") as handle:
         writer.write(handle)
     (folder / "ok.md").write_text("# OK\nreadable text\n")
-    summary = ingest([folder], FaissStore(tmp_path / "home"), FakeEncoder())
+    summary = ingest([folder], IndexStore(tmp_path / "home"), FakeEncoder())
     assert (summary.added, summary.failed) == (1, 1)
     assert summary.failures[0]["reason"] == "encrypted PDF (password required)"

@@ -10,7 +10,7 @@ import pytest
 from ingest.loaders import SourceFile, load_document
 from ingest.pipeline import ingest
 from retriever.search import search
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from tests.conftest import require_osha
 from tests.fakes import FakeEncoder
 
@@ -24,8 +24,8 @@ PAGES = {
 
 
 @pytest.fixture(scope="module")
-def osha_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaissStore, FakeEncoder]:
-    store, encoder = FaissStore(tmp_path_factory.mktemp("home")), FakeEncoder()
+def osha_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[IndexStore, FakeEncoder]:
+    store, encoder = IndexStore(tmp_path_factory.mktemp("home")), FakeEncoder()
     summary = ingest([require_osha()], store, encoder)
     assert (summary.added, summary.failed, summary.pages) == (5, 0, sum(PAGES.values()))
     return store, encoder
@@ -75,7 +75,7 @@ def _quoted_in(sentence: str, texts: list[str]) -> bool:
     ],
 )
 def test_a_quoted_sentence_cites_its_page(
-    osha_index: tuple[FaissStore, FakeEncoder], name: str, page: int
+    osha_index: tuple[IndexStore, FakeEncoder], name: str, page: int
 ) -> None:
     store, encoder = osha_index
     sentence = _sentence_on(name, page)
@@ -97,7 +97,7 @@ def test_a_quoted_sentence_cites_its_page(
 
 
 def test_citation_offsets_point_into_the_document_text(
-    osha_index: tuple[FaissStore, FakeEncoder],
+    osha_index: tuple[IndexStore, FakeEncoder],
 ) -> None:
     store, encoder = osha_index
     snapshot = store.snapshot()
@@ -118,7 +118,7 @@ def test_citation_offsets_point_into_the_document_text(
     ],
 )
 def test_osha_3120_procedures_are_cited_by_step(
-    osha_index: tuple[FaissStore, FakeEncoder], question: str, page: int, step: str
+    osha_index: tuple[IndexStore, FakeEncoder], question: str, page: int, step: str
 ) -> None:
     store, encoder = osha_index
     snapshot = store.snapshot()

@@ -12,7 +12,7 @@ from retriever.fusion import zscore_fusion
 from retriever.highlight import best_sentences
 from retriever.language_space import language_direction, project_out
 from retriever.search import _visibility
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from retriever.text import sentence_spans, sparse_tokens
 from service.app import create_app
 from service.runtime import Runtime
@@ -112,7 +112,7 @@ def test_near_duplicate_passages_are_collapsed(tmp_path: Path, corpus_copy: Path
     original = corpus_copy / "sop" / "SOP-MT-001_lockout-tagout.md"
     (corpus_copy / "copy-of-mt-001.md").write_text(original.read_text())
     encoder = FakeEncoder()
-    ingest([corpus_copy], FaissStore(tmp_path / "home"), encoder)
+    ingest([corpus_copy], IndexStore(tmp_path / "home"), encoder)
     app = create_app(
         Settings(home=tmp_path / "home", auth=False), encoder_factory=lambda _: encoder
     )
@@ -125,11 +125,11 @@ def test_bm25_follows_incremental_ingest(
     client: TestClient, tmp_path: Path, corpus_copy: Path
 ) -> None:
     (corpus_copy / "new.md").write_text("# Coolant\nchange the quenchoil filter monthly\n")
-    ingest([corpus_copy], FaissStore(tmp_path / "home"), FakeEncoder())
+    ingest([corpus_copy], IndexStore(tmp_path / "home"), FakeEncoder())
     body = client.post("/v1/query", json={"question": "quenchoil", "mode": "bm25"}).json()
     assert body["passages"][0]["citation"]["source"] == "new.md"
     (corpus_copy / "new.md").unlink()
-    ingest([corpus_copy], FaissStore(tmp_path / "home"), FakeEncoder(), prune=True)
+    ingest([corpus_copy], IndexStore(tmp_path / "home"), FakeEncoder(), prune=True)
     assert (
         client.post("/v1/query", json={"question": "quenchoil", "mode": "bm25"}).json()["passages"]
         == []

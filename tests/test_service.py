@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.pipeline import ingest
-from retriever.store import FaissStore
+from retriever.store import IndexStore
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import bearer
@@ -168,7 +168,7 @@ def test_ready_metrics_and_logs(
 def test_an_ingest_elsewhere_is_picked_up_and_writers_are_serialised(
     client: TestClient, tmp_path: Path, corpus_copy: Path, api_keys: dict[str, str]
 ) -> None:
-    store = FaissStore(tmp_path / "home")
+    store = IndexStore(tmp_path / "home")
     with store.writer("fake-hash-1024", 1024):
         response = upload(client, api_keys["editor"], ("x.md", "1. 鎖定中 busy。\n".encode()))
         assert response.status_code == 409
@@ -185,7 +185,7 @@ def test_a_replaced_generation_is_closed_once_its_readers_are_done(
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     with runtime.reading() as first:
         (corpus_copy / "new.md").write_text("1. 新步驟 new-step。\n")
-        ingest([corpus_copy], FaissStore(tmp_path / "home"), FakeEncoder())
+        ingest([corpus_copy], IndexStore(tmp_path / "home"), FakeEncoder())
         with runtime.reading() as second:
             assert second is not first
         assert first.documents()  # still open while its reader is on it
