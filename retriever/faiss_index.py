@@ -68,7 +68,8 @@ class VectorIndex:
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         if len(ids) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+        keys = np.asarray(ids, dtype=np.int64)
+        return np.asarray(self._index.reconstruct_batch(keys), dtype=np.float32)
 
     def search(
         self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | None = None

@@ -22,10 +22,18 @@ MIN_SHARE_PER_LANGUAGE = 0.02
 def language_direction(vectors: np.ndarray, scripts: Sequence[str]) -> np.ndarray | None:
     labels = np.asarray(scripts)
     zh, en = vectors[labels == "zh"], vectors[labels == "en"]
-    needed = max(MIN_CHUNKS_PER_LANGUAGE, MIN_SHARE_PER_LANGUAGE * len(vectors))
-    if len(zh) < needed or len(en) < needed:
+    return direction_from_sums(zh.sum(axis=0), len(zh), en.sum(axis=0), len(en), len(vectors))
+
+
+def direction_from_sums(
+    zh_sum: np.ndarray, zh_count: int, en_sum: np.ndarray, en_count: int, total: int
+) -> np.ndarray | None:
+    """The direction from running per-script sums, which a store can keep up to date per
+    change instead of reading every vector at each commit."""
+    needed = max(MIN_CHUNKS_PER_LANGUAGE, MIN_SHARE_PER_LANGUAGE * total)
+    if zh_count < needed or en_count < needed:
         return None
-    direction = zh.mean(axis=0) - en.mean(axis=0)
+    direction = zh_sum / zh_count - en_sum / en_count
     norm = float(np.linalg.norm(direction))
     return (direction / norm).astype(np.float32) if norm > 1e-6 else None
 

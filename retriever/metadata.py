@@ -100,10 +100,14 @@ class MetadataDB:
         filters: Mapping[str, Sequence[str]],
         include_superseded: bool,
         groups: Sequence[str] | None = None,
+        among: Sequence[int] | None = None,
     ) -> list[int]:
-        """Chunks of the documents that match; `groups` None sees every document."""
+        """Chunks of the documents that match (only those `among`, when given); `groups` None
+        sees every document."""
         where, params = document_sql(filters, include_superseded, groups)
         sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON c.doc_key = d.key"
+        if among is not None:
+            where += f" AND c.chunk_id IN ({','.join(str(int(i)) for i in among) or 'NULL'})"
         return [r[0] for r in self._rows(f"{sql} WHERE {where}", params)]
 
     def documents_where(

@@ -12,7 +12,7 @@ from retriever.generation import load_sparse
 from retriever.manifest import Manifest, read_manifest
 from retriever.metadata import MetadataDB
 from retriever.rows import ChunkRow, DocumentRow
-from retriever.vector_backend import FaissBackend, Selection, VectorBackend
+from retriever.vector_backend import EVERYTHING, FaissBackend, Selection, VectorBackend
 
 MAX_CACHED_SETS = 64  # allowed-chunk lists kept per snapshot (one per group combination)
 
@@ -56,6 +56,7 @@ class GenerationSnapshot:
         self.manifest = read_manifest(folder / "manifest.json")
         backend.check(self.manifest)
         self.dense = backend.reader(folder, self.manifest)
+        self._exact = backend.exact
         self.sparse = load_sparse(folder)
         self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
         self._scripts: dict[int, str] | None = None
@@ -105,7 +106,19 @@ class GenerationSnapshot:
     ) -> list[list[tuple[int, float]]]:
         if selection is not None and selection.ids is not None and not selection.ids:
             return [[] for _ in range(len(vectors))]
-        return self.dense.search_many(vectors, k, selection)
+        rankings = self.dense.search_many(vectors, k, selection)
+        return rankings if self._exact else [self._admitted(r, selection) for r in rankings]
+
+    def _admitted(
+        self, ranking: list[tuple[int, float]], selection: Selection | None
+    ) -> list[tuple[int, float]]:
+        """Hits this generation's metadata selects; a backend filtering elsewhere may lag."""
+        criteria = selection or EVERYTHING
+        admitted = set(self.meta.chunk_ids_where(
+            criteria.filters, criteria.include_superseded, criteria.groups,
+            among=[chunk_id for chunk_id, _ in ranking],
+        ))  # fmt: skip
+        return [(chunk_id, score) for chunk_id, score in ranking if chunk_id in admitted]
 
     def sparse_many(
         self, questions: Sequence[str], k: int, selection: Selection | None = None

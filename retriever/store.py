@@ -123,7 +123,7 @@ class StoreWriter:
         live = self._store.root / f"gen-{previous.generation:06d}" if previous else None
         if live is not None:
             shutil.copyfile(live / "meta.sqlite", self._staging / "meta.sqlite")
-        self.vectors = self._store.backend.writer(live, previous, dim)
+        self.vectors = self._store.backend.writer(self._store.root, live, previous, dim)
         self.meta = MetadataDB(self._staging / "meta.sqlite")
         self._flagged: set[str] = set()
         crash_point("writer:staged")
@@ -200,7 +200,7 @@ class StoreWriter:
         crash_point("commit:renamed")
         atomic_write(self._store.root / "CURRENT", final.name)
         crash_point("commit:current")
-        self.vectors.after_commit()
+        self.vectors.after_commit(final)
         prune_generations(self._store.root, keep=KEEP_GENERATIONS)
         crash_point("commit:pruned")
         self._lock.close()

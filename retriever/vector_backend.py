@@ -54,8 +54,8 @@ class VectorWriter(Protocol):
         used); `flagged` are the documents whose superseded flag changed."""
         ...
 
-    def after_commit(self) -> None:
-        """Work that may only happen once the generation is live (deferred deletes)."""
+    def after_commit(self, live: Path) -> None:
+        """Work that may only happen once the generation in `live` is current."""
         ...
 
 
@@ -67,12 +67,15 @@ class DenseReader(Protocol):
 
 class VectorBackend(Protocol):
     name: str
+    exact: bool  # False: hits must be re-checked against the generation's metadata
 
     def check(self, manifest: Manifest) -> None:
         """Raise StoreError when the generation was not written by this backend."""
         ...
 
-    def writer(self, live: Path | None, previous: Manifest | None, dim: int) -> VectorWriter: ...
+    def writer(
+        self, root: Path, live: Path | None, previous: Manifest | None, dim: int
+    ) -> VectorWriter: ...
 
     def reader(self, folder: Path, manifest: Manifest) -> DenseReader: ...
 
@@ -103,7 +106,7 @@ class FaissVectorWriter:
         self._index.write(staging / RAW_FILE)
         return projected
 
-    def after_commit(self) -> None:
+    def after_commit(self, live: Path) -> None:
         return None
 
 
@@ -123,11 +126,14 @@ class FaissDense:
 
 class FaissBackend:
     name = "faiss"
+    exact = True
 
     def check(self, manifest: Manifest) -> None:
         manifest.check_backend(self.name)
 
-    def writer(self, live: Path | None, previous: Manifest | None, dim: int) -> FaissVectorWriter:
+    def writer(
+        self, root: Path, live: Path | None, previous: Manifest | None, dim: int
+    ) -> FaissVectorWriter:
         return FaissVectorWriter(live, dim)
 
     def reader(self, folder: Path, manifest: Manifest) -> FaissDense:

@@ -13,6 +13,7 @@ from retriever.metrics import metric_names
 from service.cli_errors import err, fail_cleanly
 from service.cli_feedback import feedback_app
 from service.cli_keys import keys_app
+from service.cli_store import migrate_cmd
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
+app.command("migrate")(migrate_cmd)
 
 HomeOption = Annotated[
     Path | None,

@@ -32,7 +32,7 @@ def default_encoder(settings: Settings) -> Encoder:
 class Runtime:
     def __init__(self, settings: Settings, encoder_factory: EncoderFactory | None = None) -> None:
         self.settings = settings
-        self.store = IndexStore(settings.home)
+        self.store = IndexStore(settings.home, settings.vector_backend())
         self._encoder_factory = encoder_factory or default_encoder
         self._encoder: Encoder | None = None
         self._snapshot: GenerationSnapshot | None = None

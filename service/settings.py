@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retriever.encoder import DEFAULT_MODEL
+from retriever.milvus_backend import MilvusBackend
+from retriever.milvus_index import MilvusTarget
+from retriever.vector_backend import FaissBackend, VectorBackend
 
 MIB = 1024 * 1024
 
@@ -38,6 +41,14 @@ class Settings(BaseSettings):
         default=2 * MIB, ge=0, description="uploads larger than this are ingested as a job"
     )
     log_json: bool = Field(default=True, description="structured JSON logs from `shifu serve`")
+    store: Literal["faiss", "milvus"] = Field(default="faiss", description="where vectors live")
+    milvus_uri: str | None = Field(
+        default=None,
+        description="Milvus Lite file or http(s)://host:19530 (default HOME/milvus.db)",
+    )
+    milvus_token: SecretStr | None = Field(default=None, description="user:password or API key")
+    milvus_db: str | None = Field(default=None, description="Milvus database (default 'default')")
+    milvus_collection: str = Field(default="shifu", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 
     @property
     def model_cache(self) -> Path:
@@ -50,3 +61,14 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.home / "uploads"
+
+    def milvus_target(self, collection: str | None = None) -> MilvusTarget:
+        token = self.milvus_token.get_secret_value() if self.milvus_token else None
+        uri = self.milvus_uri or str(self.home / "milvus.db")
+        return MilvusTarget(uri, collection or self.milvus_collection, token, self.milvus_db)
+
+    def vector_backend(self, collection: str | None = None) -> VectorBackend:
+        """FAISS in the home, or Milvus (`collection` overrides the configured name)."""
+        if self.store == "milvus":
+            return MilvusBackend(self.milvus_target(collection))
+        return FaissBackend()
