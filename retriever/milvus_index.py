@@ -3,7 +3,8 @@ so one code path reaches Milvus Lite (a local file), a standalone server and a c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +18,33 @@ from retriever.milvus_tags import MAX_GROUPS, MAX_TAGS
 CONSISTENCY = "Strong"
 HNSW_BUILD = {"M": 16, "efConstruction": 200}
 BATCH = 1000  # rows per insert/get call, well under Milvus's message size limit
+QUERY_HITS_PER_CALL = 16_384  # queries x k per search call
 SCALARS = ("doc_key", "script", "tags", "access", "superseded")
 
 
 def _pymilvus() -> Any:
-    return require("pymilvus", "'laoshifu[milvus]'")
+    module = require("pymilvus", "'laoshifu[milvus]'")
+    # its own ERROR logs repeat, with a traceback, what StoreError tells the caller
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    return module
+
+
+class _Guarded:
+    """The MilvusClient with every failure of a call turned into a StoreError naming it."""
+
+    def __init__(self, client: Any, uri: str) -> None:
+        self._client, self._uri = client, uri
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:  # MilvusException, grpc errors, connection resets
+                raise StoreError(f"Milvus at {self._uri} failed in {name}: {exc}") from exc
+
+        return call
 
 
 @dataclass(frozen=True)
@@ -38,9 +61,10 @@ class MilvusCollection:
     def __init__(self, target: MilvusTarget, dim: int) -> None:
         options = {k: v for k, v in (("token", target.token), ("db_name", target.db_name)) if v}
         try:
-            self._client = _pymilvus().MilvusClient(uri=target.uri, **options)
+            client = _pymilvus().MilvusClient(uri=target.uri, **options)
         except Exception as exc:  # pymilvus raises many types; all mean "cannot reach it"
             raise StoreError(f"cannot reach Milvus at {target.uri}: {exc}") from exc
+        self._client = _Guarded(client, target.uri)
         self.name = target.collection
         self.dim = dim
         if not self._client.has_collection(self.name):
@@ -103,13 +127,19 @@ class MilvusCollection:
     def search(
         self, queries: np.ndarray, k: int, expression: str, with_vectors: bool
     ) -> list[list[tuple[int, float, np.ndarray | None]]]:
-        hits = self._client.search(
-            self.name, data=np.asarray(queries, dtype=np.float32).tolist(), limit=k,
-            filter=expression, output_fields=["vector"] if with_vectors else [],
-            search_params={"metric_type": "IP", "params": {"ef": max(64, k)}},
-            consistency_level=CONSISTENCY,
-        )  # fmt: skip
-        return [[_hit(h, with_vectors) for h in row] for row in hits]
+        """Top-k per query; queries go in groups so one reply stays within Milvus's limits
+        (evaluation asks for 1000 hits of hundreds of queries)."""
+        rows: list[list[tuple[int, float, np.ndarray | None]]] = []
+        per_call = max(1, QUERY_HITS_PER_CALL // max(k, 1))
+        for start in range(0, len(queries), per_call):
+            hits = self._client.search(
+                self.name, data=np.asarray(queries[start : start + per_call], np.float32).tolist(),
+                limit=k, filter=expression, output_fields=["vector"] if with_vectors else [],
+                search_params={"metric_type": "IP", "params": {"ef": max(64, k)}},
+                consistency_level=CONSISTENCY,
+            )  # fmt: skip
+            rows.extend([_hit(h, with_vectors) for h in row] for row in hits)
+        return rows
 
     def count(self) -> int:
         got = self._client.query(self.name, filter="", output_fields=["count(*)"])

@@ -187,6 +187,7 @@ def eval_cmd(
                 dataset, mode or ["hybrid"], runtime.encoder, settings.home / "eval-cache",
                 runtime.chunking, k, progress=lambda label: _Bar(progress, label),
                 reranker=runtime.reranker if "hybrid+rerank" in (mode or []) else None,
+                backend_for=settings.vector_backend if settings.store != "faiss" else None,
             )  # fmt: skip
     typer.echo(
         json.dumps(result.to_dict(), ensure_ascii=False) if as_json else markdown_table(result)

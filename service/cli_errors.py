@@ -21,5 +21,5 @@ def fail_cleanly() -> Iterator[None]:
     try:
         yield
     except (StoreError, EncoderError, SearchError, ValueError, KeyFileError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc

@@ -20,7 +20,7 @@ def migrate_cmd(
 ) -> None:
     """Copy this home's FAISS vectors and metadata into Milvus (SHIFU_MILVUS_URI,
     SHIFU_MILVUS_COLLECTION ...); resumable. Then run with SHIFU_STORE=milvus."""
-    settings = Settings(**({"home": home} if home else {}))
+    settings = Settings(home=home) if home else Settings()
     target = settings.milvus_target()
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with fail_cleanly(), Progress(*columns, console=err, transient=True) as progress:

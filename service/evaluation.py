@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -20,10 +23,13 @@ from ingest.chunking import ChunkingConfig
 from ingest.pipeline import Progress, index_documents
 from retriever.encoder import Encoder
 from retriever.metrics import first_relevant_rank, mean, metric_names, per_query
+from retriever.migrate import migrate_to_milvus
+from retriever.milvus_backend import MilvusBackend
 from retriever.reranker import Reranker
 from retriever.search import CANDIDATES, MODES, rank_many
 from retriever.store import FORMAT_VERSION, GenerationSnapshot, IndexStore
 from retriever.text import detect_language
+from retriever.vector_backend import VectorBackend
 
 DOC_DEPTH = 100  # R@100 needs 100 distinct corpus ids
 CHUNK_DEPTH = 1000  # chunks fetched to fill DOC_DEPTH ids when documents have many chunks
@@ -31,6 +37,7 @@ TOP_IDS_IN_REPORT = 10
 
 ChunkRanking = list[tuple[int, float]]
 ProgressFactory = Callable[[str], Progress]
+BackendFor = Callable[[str], VectorBackend]
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,9 @@ def evaluate(
     k: int = 10,
     progress: ProgressFactory | None = None,
     reranker: Reranker | None = None,
+    backend_for: BackendFor | None = None,
 ) -> EvalResult:
+    """`backend_for(collection)` names a Milvus backend to evaluate on instead of FAISS."""
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise ValueError(f"unknown mode(s) {unknown}; choose from {list(MODES)}")
@@ -115,7 +124,7 @@ def evaluate(
         raise ValueError("mode 'hybrid+rerank' needs a reranker: set SHIFU_RERANKER to a folder")
     dataset = load_beir(folder)
     began = time.perf_counter()
-    store = _cached_index(dataset, encoder, cache_root, config, progress)
+    store = _cached_index(dataset, encoder, cache_root, config, progress, backend_for)
     index_seconds = time.perf_counter() - began
     snapshot = store.snapshot()
     assert snapshot is not None
@@ -139,11 +148,27 @@ def _cached_index(
     cache_root: Path,
     config: ChunkingConfig,
     progress: ProgressFactory | None,
+    backend_for: BackendFor | None = None,
 ) -> IndexStore:
-    store = IndexStore(cache_root / f"{dataset.name}-{cache_key(dataset, encoder, config)}")
+    name = f"{dataset.name}-{cache_key(dataset, encoder, config)}"
+    store = IndexStore(cache_root / name)
     if store.manifest() is None:  # generations swap atomically: present means complete
         bar = progress("embedding corpus") if progress else None
         index_documents(corpus_documents(dataset), store, encoder, config, bar)
+    return store if backend_for is None else _moved(cache_root, name, backend_for)
+
+
+def _moved(cache_root: Path, name: str, backend_for: BackendFor) -> IndexStore:
+    """The cached FAISS index copied into the configured Milvus without re-embedding."""
+    collection = "eval_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    backend = backend_for(collection)
+    folder = cache_root / f"{name}-{backend.name}"
+    if not folder.exists():
+        shutil.copytree(cache_root / name, folder)
+    store = IndexStore(folder, backend)
+    manifest = store.manifest()
+    if manifest is not None and manifest.backend != backend.name:  # new, or interrupted
+        migrate_to_milvus(folder, cast(MilvusBackend, backend))
     return store
 
 

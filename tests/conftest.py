@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from service.app import create_app
 from service.auth import add_key
 from service.settings import Settings
 from tests.fakes import FakeEncoder
+from tests.milvus_server import milvus_server
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -71,3 +74,10 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the real default model is built once per test session (or SHIFU_TEST_MODELS)."""
     configured = os.environ.get("SHIFU_TEST_MODELS")
     return Path(configured) if configured else tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real Milvus server for the session (started on first use)."""
+    with milvus_server(tmp_path_factory.mktemp("milvus-server")) as started:
+        yield started

@@ -5,8 +5,10 @@ these tests assert what is found and what is never found, not exact counts of hi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,19 +23,28 @@ from retriever.snapshot import GenerationSnapshot
 from retriever.store import IndexStore, StoreWriter
 from retriever.vector_backend import FaissBackend, VectorBackend
 from tests.fakes import FakeEncoder
+from tests.milvus_server import server_uri
 
 pytest.importorskip("milvus_lite")
 FRONT = "---\ndoc_id: SOP-IM-012\nrevision: {rev}\ndoc_type: sop\n{extra}---\n"
 
 
-@pytest.fixture(params=["faiss", "milvus-lite"])
+@pytest.fixture(
+    params=["faiss", "milvus-lite", pytest.param("milvus-server", marks=pytest.mark.milvus_server)]
+)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorBackend]:
     if request.param == "faiss":
         yield FaissBackend()
         return
-    milvus = MilvusBackend(MilvusTarget(str(tmp_path / "milvus.db"), "contract"))
+    if request.param == "milvus-server":
+        uri = server_uri(request.getfixturevalue("server"))
+        milvus = MilvusBackend(MilvusTarget(uri, f"contract_{uuid.uuid4().hex}"))
+    else:
+        milvus = MilvusBackend(MilvusTarget(str(tmp_path / "milvus.db"), "contract"))
     yield milvus
     if milvus._collection is not None:
+        if request.param == "milvus-server":
+            milvus._collection.drop()
         milvus._collection.close()
 
 
@@ -110,8 +121,9 @@ def test_superseded_revisions_follow_every_change(backend: VectorBackend, tmp_pa
     _write(docs, "b.md", "B", "1. 降低射出壓力每次 10 bar。\n")
     ingest([docs], store, encoder)
 
-    def revisions(**options: bool) -> set[str | None]:
-        hits = search(_snapshot(store), encoder, "降低射出壓力", k=5, **options).passages
+    def revisions(include_superseded: bool = False) -> set[str | None]:
+        hits = search(_snapshot(store), encoder, "降低射出壓力", k=5,
+                      include_superseded=include_superseded).passages  # fmt: skip
         return {p.citation.revision for p in hits}
 
     assert revisions() == {"C"}
@@ -185,8 +197,12 @@ def test_migrate_copies_vectors_without_embedding_and_resumes(
     upserted: list[int] = []
     collection = milvus.collection(encoder.dim)
     real_upsert = collection.upsert
-    monkeypatch.setattr(collection, "upsert", lambda rows: upserted.extend(r["id"] for r in rows)
-                        or real_upsert(rows))  # fmt: skip
+
+    def counting_upsert(rows: Sequence[dict[str, Any]]) -> None:
+        upserted.extend(r["id"] for r in rows)
+        real_upsert(rows)
+
+    monkeypatch.setattr(collection, "upsert", counting_upsert)
     encoder.embedded.clear()
     seen: list[tuple[int, int]] = []
     count = migrate_to_milvus(home, milvus, lambda done, total: seen.append((done, total)))
