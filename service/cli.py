@@ -69,10 +69,18 @@ def ingest_cmd(
     prune: Annotated[
         bool, typer.Option("--prune", help="drop documents whose files are gone")
     ] = False,
+    ray_workers: Annotated[
+        int | None,
+        typer.Option("--ray-workers", min=0, help="embed on N Ray actors (laoshifu[ray]; 0 off)"),
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster to join (default: local)")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Load, chunk and embed documents into the index; unchanged files are skipped."""
-    runtime = make_runtime(make_settings(home))
+    settings = make_settings(home, ray_workers=ray_workers, ray_address=ray_address)
+    runtime = make_runtime(settings)
     with fail_cleanly(), Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
         summary = runtime.ingest(paths, prune=prune, progress=_Bar(progress))
     if as_json:

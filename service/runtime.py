@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -120,7 +121,17 @@ class Runtime:
 
     def ingest(self, paths: list[Path], prune: bool, progress: Progress | None) -> IngestSummary:
         self.store.check_writer_free()  # before the model loads, which takes seconds
-        return ingest(paths, self.store, self.encoder, self.chunking, prune, progress)
+        return ingest(paths, self.store, self._ingest_encoder(), self.chunking, prune, progress)
+
+    def _ingest_encoder(self) -> Encoder:
+        """The local encoder, or one that embeds passages on Ray actors for a large backfill."""
+        if not self.settings.ray_workers:
+            return self.encoder
+        from ingest.distributed import RayEncoder
+
+        load = functools.partial(self._encoder_factory, self.settings)
+        return RayEncoder(self.encoder, load, self.settings.ray_workers,
+                          self.settings.batch_size, self.settings.ray_address)  # fmt: skip
 
     def remove(self, doc_id: str, revision: str | None = None) -> list[DocumentRow]:
         return remove_documents(self.store, self.encoder, doc_id, revision)

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = Field(default=None, description="user:password or API key")
     milvus_db: str | None = Field(default=None, description="Milvus database (default 'default')")
     milvus_collection: str = Field(default="shifu", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    ray_workers: int = Field(
+        default=0, ge=0, le=1024, description="embed ingests on this many Ray actors (0: off)"
+    )
+    ray_address: str | None = Field(
+        default=None, description="Ray cluster to join (default: a local one on this machine)"
+    )
 
     @property
     def model_cache(self) -> Path:
