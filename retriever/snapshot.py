@@ -107,7 +107,10 @@ class GenerationSnapshot:
         if selection is not None and selection.ids is not None and not selection.ids:
             return [[] for _ in range(len(vectors))]
         rankings = self.dense.search_many(vectors, k, selection)
-        return rankings if self._exact else [self._admitted(r, selection) for r in rankings]
+        if not self._exact:
+            rankings = [self._admitted(r, selection) for r in rankings]
+        # identical passages tie exactly; backends order ties differently, so order them here
+        return [sorted(r, key=lambda hit: (-hit[1], hit[0])) for r in rankings]
 
     def _admitted(
         self, ranking: list[tuple[int, float]], selection: Selection | None

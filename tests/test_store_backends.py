@@ -221,3 +221,18 @@ def _interrupt_after(rows: int) -> Callable[[int, int], None]:
             raise KeyboardInterrupt
 
     return progress
+
+
+def test_identical_passages_rank_in_one_order_on_every_backend(
+    backend: VectorBackend, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("b.md", "a.md", "c.md"):  # same text, so their vectors tie exactly
+        (docs / name).write_text("# Pump\n\n1. Check the pump seal daily.\n", encoding="utf-8")
+    store, encoder = IndexStore(tmp_path / "home", backend), FakeEncoder()
+    ingest([docs], store, encoder)
+    snapshot = _snapshot(store)
+    ranking = snapshot.dense_many(encoder.encode_queries(["pump seal"]), 10)[0]
+    assert len({score for _, score in ranking}) == 1 and len(ranking) == 3
+    assert [chunk_id for chunk_id, _ in ranking] == sorted(c for c, _ in ranking)
