@@ -159,17 +159,24 @@ def _cached_index(
 
 
 def _moved(cache_root: Path, name: str, backend_for: BackendFor) -> IndexStore:
-    """The cached FAISS index copied into the configured Milvus without re-embedding."""
+    """The cached FAISS index copied into the configured Milvus without re-embedding; one copy
+    per Milvus target, so Milvus Lite and a server are never confused."""
     collection = "eval_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
-    backend = backend_for(collection)
-    folder = cache_root / f"{name}-{backend.name}"
+    backend = cast(MilvusBackend, backend_for(collection))
+    where = hashlib.sha256(backend.target.uri.encode()).hexdigest()[:8]
+    folder = cache_root / f"{name}-{backend.name}-{where}"
+    manifest = IndexStore(folder, backend).manifest() if folder.exists() else None
+    if manifest is not None and manifest.backend == backend.name:
+        if backend.collection(manifest.dim).count() == manifest.count:
+            return IndexStore(folder, backend)
+        # the collection was dropped or emptied since (a new server): copy it again
+        backend.collection(manifest.dim).drop()
+        shutil.rmtree(folder)
+        backend = cast(MilvusBackend, backend_for(collection))
     if not folder.exists():
         shutil.copytree(cache_root / name, folder)
-    store = IndexStore(folder, backend)
-    manifest = store.manifest()
-    if manifest is not None and manifest.backend != backend.name:  # new, or interrupted
-        migrate_to_milvus(folder, cast(MilvusBackend, backend))
-    return store
+    migrate_to_milvus(folder, backend)  # resumes an interrupted copy
+    return IndexStore(folder, backend)
 
 
 def _run(context: _Context, mode: str, names: tuple[str, ...]) -> RunResult:

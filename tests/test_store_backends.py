@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ingest.chunking import ChunkingConfig
 from ingest.pipeline import ingest, remove_documents
 from retriever import migrate
 from retriever.manifest import StoreError
@@ -22,8 +23,10 @@ from retriever.search import search
 from retriever.snapshot import GenerationSnapshot
 from retriever.store import IndexStore, StoreWriter
 from retriever.vector_backend import FaissBackend, VectorBackend
+from service.evaluation import evaluate
 from tests.fakes import FakeEncoder
 from tests.milvus_server import server_uri
+from tests.test_eval import write_dataset
 
 pytest.importorskip("milvus_lite")
 FRONT = "---\ndoc_id: SOP-IM-012\nrevision: {rev}\ndoc_type: sop\n{extra}---\n"
@@ -236,3 +239,28 @@ def test_identical_passages_rank_in_one_order_on_every_backend(
     ranking = snapshot.dense_many(encoder.encode_queries(["pump seal"]), 10)[0]
     assert len({score for _, score in ranking}) == 1 and len(ranking) == 3
     assert [chunk_id for chunk_id, _ in ranking] == sorted(c for c, _ in ranking)
+
+
+def test_eval_on_milvus_matches_faiss_without_re_embedding(tmp_path: Path) -> None:
+    corpus = {f"d{i}": f"{topic} procedure step {i}" for i, topic in enumerate(
+        ["lockout", "welding", "forklift", "boiler", "molding", "solder"])}  # fmt: skip
+    queries = {"q1": "lockout procedure", "q2": "forklift procedure", "q3": "solder"}
+    dataset = write_dataset(tmp_path / "set", corpus, queries,
+                            [("q1", "d0", 1), ("q2", "d2", 1), ("q3", "d5", 1)])  # fmt: skip
+    encoder, cache, config = FakeEncoder(), tmp_path / "cache", ChunkingConfig()
+    targets: list[str] = []
+
+    def lite(collection: str) -> VectorBackend:
+        targets.append(collection)
+        return MilvusBackend(MilvusTarget(str(tmp_path / "lite.db"), collection))
+
+    def run(backend_for: Callable[[str], VectorBackend] | None) -> dict[str, float]:
+        result = evaluate(dataset, ["dense", "hybrid"], encoder, cache, config,
+                          backend_for=backend_for)  # fmt: skip
+        return {f"{r.mode} {m}": v for r in result.runs for m, v in r.metrics.items()}
+
+    on_faiss = run(None)
+    encoder.embedded.clear()
+    assert run(lite) == on_faiss and not encoder.embedded  # vectors copied, not embedded
+    MilvusBackend(MilvusTarget(str(tmp_path / "lite.db"), targets[0])).collection(1024).drop()
+    assert run(lite) == on_faiss and not encoder.embedded  # a lost collection is copied again
