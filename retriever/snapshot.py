@@ -8,10 +8,11 @@ from typing import Protocol
 
 import numpy as np
 
-from retriever.generation import load_sparse
+from retriever.generation import DIRECTION_FILE, load_sparse
 from retriever.manifest import Manifest, read_manifest
 from retriever.metadata import MetadataDB
 from retriever.rows import ChunkRow, DocumentRow
+from retriever.translation import Lexicon
 from retriever.vector_backend import EVERYTHING, FaissBackend, Selection, VectorBackend
 
 MAX_CACHED_SETS = 64  # allowed-chunk lists kept per snapshot (one per group combination)
@@ -34,12 +35,18 @@ class Snapshot(Protocol):
     ) -> list[list[tuple[int, float]]]: ...
 
     def sparse_many(
-        self, questions: Sequence[str], k: int, selection: Selection | None = None
+        self,
+        questions: Sequence[str],
+        k: int,
+        selection: Selection | None = None,
+        lexicon: Lexicon | None = None,
     ) -> list[list[tuple[int, float]]]: ...
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]: ...
 
     def scripts(self) -> dict[int, str]: ...
+
+    def bilingual(self) -> bool: ...
 
     def documents(self) -> list[DocumentRow]: ...
 
@@ -63,6 +70,12 @@ class GenerationSnapshot:
         self._allowed: dict[tuple[bool, tuple[str, ...] | None], list[int]] = {}
         self._has_superseded = self.meta.count_superseded() > 0
         self._has_restricted = self.meta.count_restricted() > 0
+        # the language direction is written exactly when the index holds enough of both
+        self._bilingual = (folder / DIRECTION_FILE).is_file()
+
+    def bilingual(self) -> bool:
+        """Enough zh and en chunks that cross-script matching is worth its cost."""
+        return self._bilingual
 
     def scripts(self) -> dict[int, str]:
         """Script ('zh' or 'en') of every chunk, read once per snapshot."""
@@ -124,9 +137,14 @@ class GenerationSnapshot:
         return [(chunk_id, score) for chunk_id, score in ranking if chunk_id in admitted]
 
     def sparse_many(
-        self, questions: Sequence[str], k: int, selection: Selection | None = None
+        self,
+        questions: Sequence[str],
+        k: int,
+        selection: Selection | None = None,
+        lexicon: Lexicon | None = None,
     ) -> list[list[tuple[int, float]]]:
-        return self.sparse.search_many(questions, k, selection.ids if selection else None)
+        ids = selection.ids if selection else None
+        return self.sparse.search_many(questions, k, ids, lexicon)
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         return self.meta.chunk_rows(chunk_ids)

@@ -10,11 +10,13 @@ import numpy as np
 
 from retriever.lazy import require
 from retriever.text import sparse_tokens
+from retriever.translation import Lexicon, translations
 
 # Lucene-style BM25 with the parameters BEIR baselines use (Pyserini's k1=0.9, b=0.4)
 BM25_K1 = 0.9
 BM25_B = 0.4
 _EMPTY = "\u2205"  # stands in for a text with no tokens at all
+COMMON_SHARE = 0.1  # a token in more than this share of the passages is not translated
 
 
 def _bm25s() -> Any:
@@ -45,10 +47,19 @@ class SparseIndex:
         return cls(bm25, np.load(folder / "chunk_ids.npy").tolist())
 
     def search_many(
-        self, queries: Sequence[str], k: int, allowed_ids: Sequence[int] | None = None
+        self,
+        queries: Sequence[str],
+        k: int,
+        allowed_ids: Sequence[int] | None = None,
+        lexicon: Lexicon | None = None,
     ) -> list[list[tuple[int, float]]]:
+        """With a lexicon each query also carries its words' translations, so it can match
+        passages in the other script on the same BM25 scale as those in its own."""
         results: list[list[tuple[int, float]]] = [[] for _ in queries]
         tokens = [sparse_tokens(q) for q in queries]
+        if lexicon is not None:
+            tokens = [t + translations(q, lexicon, self._known, self._common)
+                      for q, t in zip(queries, tokens, strict=True)]  # fmt: skip
         asked = [i for i, t in enumerate(tokens) if t]  # no tokens, nothing can match
         if not self._chunk_ids or k <= 0 or not asked:
             return results
@@ -68,6 +79,17 @@ class SparseIndex:
         self, query: str, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         return self.search_many([query], k, allowed_ids)[0]
+
+    def _known(self, token: str) -> bool:
+        return token in self._bm25.vocab_dict
+
+    def _common(self, token: str) -> bool:
+        column = self._bm25.vocab_dict.get(token)
+        indptr = self._bm25.scores["indptr"]
+        if column is None or column + 1 >= len(indptr):
+            return False
+        passages = int(indptr[column + 1] - indptr[column])
+        return passages > COMMON_SHARE * max(len(self._chunk_ids), 1)
 
     def _mask(self, allowed_ids: Sequence[int] | None) -> np.ndarray | None:
         if allowed_ids is None:
