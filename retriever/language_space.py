@@ -25,13 +25,18 @@ def language_direction(vectors: np.ndarray, scripts: Sequence[str]) -> np.ndarra
     return direction_from_sums(zh.sum(axis=0), len(zh), en.sum(axis=0), len(en), len(vectors))
 
 
+def is_bilingual(zh_count: int, en_count: int, total: int) -> bool:
+    """Enough chunks of each script that cross-script handling is worth its cost."""
+    needed = max(MIN_CHUNKS_PER_LANGUAGE, MIN_SHARE_PER_LANGUAGE * total)
+    return zh_count >= needed and en_count >= needed
+
+
 def direction_from_sums(
     zh_sum: np.ndarray, zh_count: int, en_sum: np.ndarray, en_count: int, total: int
 ) -> np.ndarray | None:
     """The direction from running per-script sums, which a store can keep up to date per
     change instead of reading every vector at each commit."""
-    needed = max(MIN_CHUNKS_PER_LANGUAGE, MIN_SHARE_PER_LANGUAGE * total)
-    if zh_count < needed or en_count < needed:
+    if not is_bilingual(zh_count, en_count, total):
         return None
     direction = zh_sum / zh_count - en_sum / en_count
     norm = float(np.linalg.norm(direction))

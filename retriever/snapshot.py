@@ -8,7 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
-from retriever.generation import DIRECTION_FILE, load_sparse
+from retriever.generation import load_sparse
+from retriever.language_space import is_bilingual
 from retriever.manifest import Manifest, read_manifest
 from retriever.metadata import MetadataDB
 from retriever.rows import ChunkRow, DocumentRow
@@ -67,14 +68,17 @@ class GenerationSnapshot:
         self.sparse = load_sparse(folder)
         self.meta = MetadataDB(folder / "meta.sqlite", read_only=True)
         self._scripts: dict[int, str] | None = None
+        self._bilingual: bool | None = None
         self._allowed: dict[tuple[bool, tuple[str, ...] | None], list[int]] = {}
         self._has_superseded = self.meta.count_superseded() > 0
         self._has_restricted = self.meta.count_restricted() > 0
-        # the language direction is written exactly when the index holds enough of both
-        self._bilingual = (folder / DIRECTION_FILE).is_file()
 
     def bilingual(self) -> bool:
-        """Enough zh and en chunks that cross-script matching is worth its cost."""
+        """Enough zh and en chunks that cross-script matching is worth its cost; from the
+        chunks' scripts, so it holds whichever backend keeps the vectors."""
+        if self._bilingual is None:
+            scripts = list(self.scripts().values())
+            self._bilingual = is_bilingual(scripts.count("zh"), scripts.count("en"), len(scripts))
         return self._bilingual
 
     def scripts(self) -> dict[int, str]:

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from retriever.metrics import metric_names
+from retriever.translation import default_lexicon
 from service.cli_errors import err, fail_cleanly
 from service.cli_feedback import feedback_app
 from service.cli_keys import keys_app
@@ -233,6 +234,7 @@ def serve_cmd(
         _first_key(fastapi_app.state.runtime)
         err.print(f"loading model {settings.model} ...")
         _ = fastapi_app.state.runtime.encoder  # fail before binding, not on the first query
+        default_lexicon()  # seconds to read: not on the first cross-language question
     if settings.log_json:
         configure_json_logs()
     uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning")

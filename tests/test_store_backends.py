@@ -264,3 +264,20 @@ def test_eval_on_milvus_matches_faiss_without_re_embedding(tmp_path: Path) -> No
     assert run(lite) == on_faiss and not encoder.embedded  # vectors copied, not embedded
     MilvusBackend(MilvusTarget(str(tmp_path / "lite.db"), targets[0])).collection(1024).drop()
     assert run(lite) == on_faiss and not encoder.embedded  # a lost collection is copied again
+
+
+def test_a_bilingual_index_is_one_on_every_backend(backend: VectorBackend, tmp_path: Path) -> None:
+    """Query translation switches on by the chunks' scripts, not by a FAISS-only file."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    english = "".join(f"{i}. Check the forklift item {i} first.\n\n" for i in range(1, 5))
+    chinese = "".join(f"{i}. 焊接前檢查第 {i} 項。\n\n" for i in range(1, 5))
+    (docs / "en.md").write_text("# Forklift\n\n" + english, encoding="utf-8")
+    (docs / "zh.md").write_text("# 焊接\n\n" + chinese, encoding="utf-8")
+    store = IndexStore(tmp_path / "home", backend)
+    ingest([docs], store, FakeEncoder(), ChunkingConfig(max_tokens=16, overlap_tokens=0))
+    assert _snapshot(store).bilingual()
+    (docs / "zh.md").unlink()
+    ingest([docs], store, FakeEncoder(), ChunkingConfig(max_tokens=16, overlap_tokens=0),
+           prune=True)  # fmt: skip
+    assert not _snapshot(store).bilingual()
