@@ -270,8 +270,8 @@ def test_a_bilingual_index_is_one_on_every_backend(backend: VectorBackend, tmp_p
     """Query translation switches on by the chunks' scripts, not by a FAISS-only file."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    english = "".join(f"{i}. Check the forklift item {i} first.\n\n" for i in range(1, 5))
-    chinese = "".join(f"{i}. 焊接前檢查第 {i} 項。\n\n" for i in range(1, 5))
+    english = "".join(f"{i}. Check the forklift item {i} first.\n\n" for i in range(1, 9))
+    chinese = "".join(f"{i}. 焊接前檢查第 {i} 項。\n\n" for i in range(1, 9))
     (docs / "en.md").write_text("# Forklift\n\n" + english, encoding="utf-8")
     (docs / "zh.md").write_text("# 焊接\n\n" + chinese, encoding="utf-8")
     store = IndexStore(tmp_path / "home", backend)
