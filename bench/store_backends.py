@@ -30,6 +30,7 @@ from retriever.search import search
 from retriever.snapshot import GenerationSnapshot
 from retriever.store import IndexStore
 from retriever.vector_backend import FaissBackend, VectorBackend
+from tests.milvus_server import milvus_server, server_uri
 
 
 def main() -> None:
@@ -96,18 +97,9 @@ def _backend(name: str, home: Path) -> Iterator[VectorBackend]:
         yield FaissBackend()
     elif name == "milvus-lite":
         yield MilvusBackend(MilvusTarget(str(home / "milvus.db"), "bench"))
-    else:
-        from milvus import default_server
-
-        default_server.set_base_dir(str(home / "server"))
-        default_server.listen_address = "127.0.0.1"
-        default_server.start()
-        try:
-            uri = f"http://127.0.0.1:{default_server.listen_port}"
-            yield MilvusBackend(MilvusTarget(uri, "bench"))
-        finally:
-            default_server.stop()
-
+    else:  # the test suite's server: same loopback set-up, and its lock on the fixed ports
+        with milvus_server(home / "server") as server:
+            yield MilvusBackend(MilvusTarget(server_uri(server), "bench"))
 
 if __name__ == "__main__":
     main()
