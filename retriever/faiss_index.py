@@ -88,8 +88,25 @@ class VectorIndex:
             selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
             params = faiss.SearchParameters(sel=selector)
         matrix = np.ascontiguousarray(queries, dtype=np.float32)
-        scores, ids = self._index.search(matrix, min(k, self.count), params=params)
+        scores, ids = _search(faiss, self._index, matrix, min(k, self.count), params)
         return [
             [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
             for row_ids, row_scores in zip(ids, scores, strict=True)
         ]
+
+
+FEW_QUERIES = 4  # up to this many queries are searched in the calling thread
+
+
+def _search(faiss: Any, index: Any, matrix: np.ndarray, k: int, params: Any) -> tuple:
+    """A query's search is well under a millisecond alone, but OpenMP workers that must wait for
+    cores (torch's just encoded the question) stretch it to many: a few queries run in the
+    calling thread. The thread count is a per-thread OpenMP setting, restored after."""
+    if len(matrix) > FEW_QUERIES:
+        return index.search(matrix, k, params=params)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(matrix, k, params=params)
+    finally:
+        faiss.omp_set_num_threads(threads)

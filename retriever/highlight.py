@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +13,9 @@ from retriever.text import script_of, sentence_spans, sparse_tokens, strip_span
 Span = tuple[int, int]
 MAX_EMBEDDED_PASSAGES = 3
 MAX_SENTENCES = 8
+# the same passages answer many questions: their sentences and tokens are kept, not re-derived
+CACHED_TEXTS = 4096
+CACHED_SENTENCES = 32_768
 
 
 def best_sentences(
@@ -26,7 +30,7 @@ def best_sentences(
     best: list[Span | None] = []
     unmatched: list[int] = []
     for i, (text, candidates) in enumerate(zip(texts, spans, strict=True)):
-        overlaps = [len(wanted & set(sparse_tokens(text[s:e]))) for s, e in candidates]
+        overlaps = [len(wanted & _tokens(text[s:e])) for s, e in candidates]
         if overlaps and max(overlaps) > 0:
             best.append(candidates[overlaps.index(max(overlaps))])
         else:
@@ -40,7 +44,7 @@ def best_sentences(
 
 def _by_embedding(
     best: list[Span | None], unmatched: list[int], texts: Sequence[str],
-    spans: list[list[Span]], query_vector: np.ndarray, encoder: Encoder,
+    spans: list[tuple[Span, ...]], query_vector: np.ndarray, encoder: Encoder,
 ) -> None:  # fmt: skip
     # bounded: the model call is the costliest step of a query that needs it
     sentences = [
@@ -57,9 +61,15 @@ def _by_embedding(
             best[i] = max(own, key=lambda pair: pair[0])[1]
 
 
-def _trimmed_spans(text: str) -> list[Span]:
+@functools.lru_cache(maxsize=CACHED_SENTENCES)
+def _tokens(sentence: str) -> frozenset[str]:
+    return frozenset(sparse_tokens(sentence))
+
+
+@functools.lru_cache(maxsize=CACHED_TEXTS)
+def _trimmed_spans(text: str) -> tuple[Span, ...]:
     """Sentences without surrounding space; a Markdown heading names the section, it does not
     answer, so headings are only candidates when a passage has nothing else."""
     trimmed = [strip_span(text, start, end) for start, end in sentence_spans(text)]
     body = [(s, e) for s, e in trimmed if not text.startswith("#", s)]
-    return body or trimmed
+    return tuple(body or trimmed)

@@ -48,6 +48,7 @@ FILTERABLE_FIELDS = ("doc_id", "doc_type", "authority", "language", "line", "sta
 _DOCS = ", ".join(DOCUMENT_COLUMNS)
 _DOCS_D = ", ".join(f"d.{c}" for c in DOCUMENT_COLUMNS)
 _CHUNKS = ", ".join(CHUNK_COLUMNS)
+CACHED_ROWS = 20_000  # chunk rows a read-only generation keeps parsed (a few KB each)
 
 
 class MetadataDB:
@@ -59,6 +60,8 @@ class MetadataDB:
         self._lock = threading.Lock()
         self._read_only = read_only
         self._documents: dict[str, DocumentRow] | None = None
+        self._chunk_cache: dict[int, ChunkRow] = {}
+        self._cache_lock = threading.Lock()
         self._conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
             self._conn.executescript(SCHEMA)
@@ -151,7 +154,22 @@ class MetadataDB:
         return int(self._rows("SELECT COUNT(*) FROM documents WHERE access != '[]'")[0][0])
 
     def chunk_rows(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
+        """Rows of a read-only generation never change, so the parsed rows are kept."""
         ids = list(chunk_ids)
+        if not self._read_only:
+            return self._read_chunk_rows(ids)
+        cache = self._chunk_cache
+        with self._cache_lock:  # queries of several threads share one snapshot
+            found = {i: cache[i] for i in ids if i in cache}
+        fresh = self._read_chunk_rows([i for i in ids if i not in found])
+        with self._cache_lock:
+            if len(cache) + len(fresh) > CACHED_ROWS:
+                cache.clear()
+            cache.update(fresh)
+        found.update(fresh)
+        return found
+
+    def _read_chunk_rows(self, ids: list[int]) -> dict[int, ChunkRow]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))

@@ -27,7 +27,10 @@ class SparseIndex:
     def __init__(self, bm25: Any, chunk_ids: list[int]) -> None:
         self._bm25 = bm25
         self._chunk_ids = chunk_ids
-        self._row_of = {cid: row for row, cid in enumerate(chunk_ids)}
+        self._ids = np.asarray(chunk_ids, dtype=np.int64)
+        # the snapshot hands back the same allowed list for the same criteria, so its mask is
+        # kept (with the list itself, so the identity check cannot match a recycled object)
+        self._last_mask: tuple[Sequence[int], np.ndarray] | None = None
 
     @classmethod
     def build(cls, chunk_ids: Sequence[int], tokens: Sequence[list[str]]) -> SparseIndex:
@@ -65,7 +68,8 @@ class SparseIndex:
             return results
         rows, scores = self._bm25.retrieve(
             [tokens[i] for i in asked], k=min(k, len(self._chunk_ids)), show_progress=False,
-            weight_mask=self._mask(allowed_ids), n_threads=1,
+            # n_threads=0 maps in this thread: a pool per call costs more than one query's scoring
+            weight_mask=self._mask(allowed_ids), n_threads=0,
         )  # fmt: skip
         for i, row, score in zip(asked, rows, scores, strict=True):
             results[i] = [
@@ -94,9 +98,9 @@ class SparseIndex:
     def _mask(self, allowed_ids: Sequence[int] | None) -> np.ndarray | None:
         if allowed_ids is None:
             return None
-        mask = np.zeros(len(self._chunk_ids), dtype=np.float32)
-        for cid in allowed_ids:
-            row = self._row_of.get(cid)
-            if row is not None:
-                mask[row] = 1.0
+        if self._last_mask is not None and self._last_mask[0] is allowed_ids:
+            return self._last_mask[1]
+        allowed = np.asarray(allowed_ids, dtype=np.int64)
+        mask = np.isin(self._ids, allowed).astype(np.float32)
+        self._last_mask = (allowed_ids, mask)
         return mask

@@ -1,0 +1,57 @@
+"""The query path's caches give what an uncached read gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retriever import metadata
+from retriever.highlight import best_sentences
+from retriever.metadata import MetadataDB
+from retriever.records import Chunk, Document
+from retriever.sparse import SparseIndex
+
+
+def _database(folder: Path, count: int) -> Path:
+    path = folder / "meta.sqlite"
+    db = MetadataDB(path)
+    doc = Document("d1", "Doc", "d1.txt", "/x/d1.txt", "h", "text", ("text",))
+    db.put_document(doc, 0.0)
+    texts = [f"Step {i}: tighten bolt number {i} to 5 N·m." for i in range(count)]
+    chunks = [Chunk("d1", i, t, 0, len(t), chunk_id=i + 1) for i, t in enumerate(texts)]
+    db.put_chunks(chunks, [f"h{i}" for i in range(count)])
+    db.commit()
+    db.close()
+    return path
+
+
+def test_cached_chunk_rows_equal_fresh_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _database(tmp_path, 12)
+    monkeypatch.setattr(metadata, "CACHED_ROWS", 5)  # forces the cache to be emptied
+    cached = MetadataDB(path, read_only=True)
+    for ids in ([1, 2, 3], [2, 3, 4, 5], [6, 1, 99], [7, 8, 9, 10, 11], [1, 12, 3]):
+        fresh = MetadataDB(path, read_only=True)._read_chunk_rows(ids)
+        assert cached.chunk_rows(ids) == fresh
+    assert 99 not in cached.chunk_rows([99])
+
+
+def test_sparse_mask_follows_the_allowed_list() -> None:
+    index = SparseIndex.build([10, 20, 30], [["bolt"], ["bolt", "nut"], ["bolt"]])
+    everything = [cid for cid, _ in index.search("bolt", 3)]
+    some = [20]
+    assert [cid for cid, _ in index.search("bolt", 3, some)] == [20]
+    assert [cid for cid, _ in index.search("bolt", 3, some)] == [20]  # the kept mask
+    other = [10, 30, 40]  # an id outside the index selects nothing
+    assert sorted(cid for cid, _ in index.search("bolt", 3, other)) == [10, 30]
+    assert sorted(cid for cid, _ in index.search("bolt", 3, None)) == sorted(everything)
+
+
+def test_highlights_are_the_same_when_asked_again() -> None:
+    texts = ["Open the valve. Then tighten the bolt.", "Check the pressure. Wipe the lens."]
+    first = best_sentences(texts, "tighten the bolt", None, None)
+    assert first[0] == (16, 38)
+    assert best_sentences(texts, "tighten the bolt", None, None) == first
+    assert best_sentences(texts, "wipe the lens", None, None)[1] == (20, 34)
