@@ -101,5 +101,6 @@ def _backend(name: str, home: Path) -> Iterator[VectorBackend]:
         with milvus_server(home / "server") as server:
             yield MilvusBackend(MilvusTarget(server_uri(server), "bench"))
 
+
 if __name__ == "__main__":
     main()
