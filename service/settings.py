@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from retriever.encoder import DEFAULT_MODEL
 from retriever.milvus_backend import MilvusBackend
 from retriever.milvus_index import MilvusTarget
@@ -23,8 +24,8 @@ class Settings(BaseSettings):
     model: str = Field(default=DEFAULT_MODEL, description="model name or local folder")
     models_dir: Path | None = Field(default=None, description="model cache (default HOME/models)")
     reranker: Path | None = Field(default=None, description="local CrossEncoder folder")
-    chunk_tokens: int = Field(default=256, ge=16, le=512)
-    chunk_overlap: int = Field(default=32, ge=0, le=128)
+    chunk_tokens: int = Field(default=DEFAULT_CHUNK_TOKENS, ge=16, le=512)
+    chunk_overlap: int = Field(default=DEFAULT_OVERLAP_TOKENS, ge=0, le=128)
     batch_size: int = Field(default=32, ge=1, le=512)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
