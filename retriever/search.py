@@ -68,12 +68,6 @@ def rank_many(
         return dense, ["dense"]
     lexicon = _lexicon_for(snapshot, lexicon) if mode == "hybrid" else None
     sparse = snapshot.sparse_many(questions, pool, allowed, lexicon)
-    if lexicon is not None:  # BM25 reads both scripts now: nothing to impute
-        weights = [1.0, TRANSLATED_BM25_WEIGHT]
-        pairs = zip(dense, sparse, strict=True)
-        return [zscore_fusion([d, s], pool, None, weights) for d, s in pairs], [
-            "dense", "bm25", "fusion:zscore",
-        ]  # fmt: skip
     if mode == "hybrid-rrf":  # kept to compare against: measured below z-score fusion
         pairs = zip(dense, sparse, strict=True)
         return [reciprocal_rank_fusion([d, s], pool) for d, s in pairs], [
@@ -84,10 +78,21 @@ def rank_many(
     scripts = snapshot.scripts()
     fused = []
     for question, d, s in zip(questions, dense, sparse, strict=True):
-        script = script_of(question)
-        blind = [_never, _outside(scripts, script)]
-        fused.append(zscore_fusion([d, s], pool, blind, [1.0, _visibility(scripts, script, d)]))
+        blind, weights = _zscore_votes(scripts, question, d, translated=lexicon is not None)
+        fused.append(zscore_fusion([d, s], pool, blind, weights))
     return fused, ["dense", "bm25", "fusion:zscore"]
+
+
+def _zscore_votes(
+    scripts: Mapping[int, str], question: str, dense: ChunkRanking, translated: bool
+) -> tuple[list[Callable[[int], bool]] | None, list[float]]:
+    """What BM25 can see and how much it counts. A translated query reads both scripts: nothing
+    is imputed, and it counts less, being noisier than a native one. A native query is blind to
+    the other script and counts by the share of dense evidence it can see."""
+    if translated:
+        return None, [1.0, TRANSLATED_BM25_WEIGHT]
+    script = script_of(question)
+    return [_never, _outside(scripts, script)], [1.0, _visibility(scripts, script, dense)]
 
 
 def _lexicon_for(snapshot: Snapshot, lexicon: Lexicon | None) -> Lexicon | None:
