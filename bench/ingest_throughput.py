@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from ingest.pipeline import ingest
-from retriever.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
-from retriever.store import IndexStore
+from retriever.models.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
+from retriever.store.index_store import IndexStore
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "shared" / "evaldata" / "osha-pdfs"
 

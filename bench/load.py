@@ -46,7 +46,7 @@ import httpx
 import numpy as np
 import yaml
 
-from retriever.encoder import DEFAULT_MODEL
+from retriever.models.encoder import DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -77,9 +77,10 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 FAKE_CLI = """
 import sys
 import service.cli as cli
+import service.cli_common as cli_common
 from service.runtime import Runtime
 from tests.fakes import FakeEncoder
-cli.make_runtime = lambda settings: Runtime(settings, lambda _: FakeEncoder())
+cli_common.make_runtime = lambda settings: Runtime(settings, lambda _: FakeEncoder())
 cli.app(sys.argv[1:], prog_name="shifu")
 """
 
@@ -260,7 +261,7 @@ def _ingest_corpus(target: Target, cap: float) -> None:
     began = time.perf_counter()
     if target.fake:
         from ingest.pipeline import ingest
-        from retriever.store import IndexStore
+        from retriever.store.index_store import IndexStore
 
         summary = ingest([CORPUS], IndexStore(target.home), _fake_encoder())
         failed, added = summary.failed, summary.added

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retriever.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
+from retriever.models.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
+from retriever.ranking.search import search
 from retriever.records import Chunk, Document
-from retriever.search import search
-from retriever.store import GenerationSnapshot, IndexStore
+from retriever.store.index_store import IndexStore
+from retriever.store.snapshot import GenerationSnapshot
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 SETS = ("scifact", "emanual-tv", "drcd-dev")

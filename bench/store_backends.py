@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from bench.query_latency import _build, _sample_questions, _sample_texts
-from retriever.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
-from retriever.milvus_backend import MilvusBackend
-from retriever.milvus_index import MilvusTarget
-from retriever.search import search
-from retriever.snapshot import GenerationSnapshot
-from retriever.store import IndexStore
-from retriever.vector_backend import FaissBackend, VectorBackend
+from retriever.models.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
+from retriever.ranking.search import search
+from retriever.store.backend import VectorBackend
+from retriever.store.faiss_backend import FaissBackend
+from retriever.store.index_store import IndexStore
+from retriever.store.milvus.backend import MilvusBackend
+from retriever.store.milvus.collection import MilvusTarget
+from retriever.store.snapshot import GenerationSnapshot
 from tests.milvus_server import milvus_server, server_uri
 
 

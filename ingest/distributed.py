@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from retriever.encoder import Encoder, ProgressFn
 from retriever.lazy import require
+from retriever.models.encoder import Encoder, ProgressFn
 
 EncoderLoader = Callable[[], Encoder]  # runs on each actor; must pickle (cloudpickle)
 

@@ -11,13 +11,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ingest.chunking import ChunkingConfig, chunk_document
-from ingest.loaders import Loaded, LoadError, SourceFile, discover, load_document, source_hash
-from retriever.encoder import Encoder
-from retriever.faults import crash_point
+from ingest.chunking.document import chunk_document
+from ingest.chunking.units import ChunkingConfig
+from ingest.loaders.files import Loaded, LoadError, SourceFile, discover, load_document, source_hash
+from retriever.models.encoder import Encoder
 from retriever.records import Chunk, Document
-from retriever.rows import DocumentRow
-from retriever.store import IndexStore, StoreWriter, text_hash
+from retriever.store.faults import crash_point
+from retriever.store.index_store import IndexStore, StoreWriter, text_hash
+from retriever.store.rows import DocumentRow
 
 
 class Progress(Protocol):

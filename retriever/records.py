@@ -74,6 +74,8 @@ class Document:
 
 PAGE_SEPARATOR = "\n\n"
 
+ChunkRanking = list[tuple[int, float]]  # (chunk id, score), best first
+
 StepSpan = tuple[int, int, str]  # (start, end) within the chunk text, and the step's number
 
 

@@ -1,7 +1,8 @@
-"""Text analysis shared by sparse retrieval and evaluation: script folding, tokens, language.
+"""Text analysis shared by ingest, retrieval and evaluation: script, sentences, language.
 
 zh-Hans is folded to one form with OpenCC so a question typed in Simplified matches Traditional
-SOPs; folding goes Traditional -> Simplified because that direction is many-to-one.
+SOPs; folding goes Traditional -> Simplified because that direction is many-to-one. BM25's own
+tokens are built on this in retriever/bm25/tokens.py.
 """
 
 from __future__ import annotations
@@ -12,12 +13,8 @@ from typing import Any
 
 from retriever.lazy import require
 
-# part numbers, error codes and sizes (E-203, M6x1.0, SUS304, 0.8N·m) stay whole
-_CODE = r"[a-z0-9]+(?:(?:[-./_·]|(?<=\d)x(?=\d))[a-z0-9]+)+"
-_TOKEN = re.compile(rf"{_CODE}|[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_CODE_PARTS = re.compile(r"[-./_·]")
-_JOINERS = re.compile(r"[-/_·]")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # a regex class body: Han ideographs
+_CJK = re.compile(f"[{CJK_CHARS}]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[」』）)\"']*|(?<!\d)[.](?=\s)|\n+")
@@ -31,18 +28,6 @@ def _converter(config: str) -> Any:
     return require("opencc", "opencc").OpenCC(config)
 
 
-@functools.cache
-def _stemmer() -> Any:
-    return require("Stemmer", "PyStemmer").Stemmer("english")
-
-
-@functools.cache
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
 def is_text(value: str) -> bool:
     """Encodable as UTF-8: JSON escapes and argv bytes can smuggle in unpaired surrogates."""
     try:
@@ -54,25 +39,6 @@ def is_text(value: str) -> bool:
 
 def fold_chinese(text: str) -> str:
     return str(_converter("t2s").convert(text))
-
-
-def sparse_tokens(text: str) -> list[str]:
-    """Lower-cased English stems of two letters or more without stopwords, codes whole and in
-    parts, CJK unigrams and bigrams."""
-    tokens: list[str] = []
-    stopwords = _stopwords()
-    for match in _TOKEN.findall(fold_chinese(text.lower())):
-        if _CJK.match(match):
-            tokens.extend(match)
-            tokens.extend(match[i : i + 2] for i in range(len(match) - 1))
-        elif match not in stopwords and len(match) > 1:  # "s" of "TV's", step "1": noise
-            tokens.append(match)
-            if not match.isalnum():  # a code: also joined and in parts, so E-203 meets E203
-                joined = _JOINERS.sub("", match)  # not "." : M6x1.0 is not M6x10
-                tokens.extend([joined] if joined != match else [])
-                tokens.extend(p for p in _CODE_PARTS.split(match) if len(p) > 1)
-    stemmer = _stemmer()
-    return [t if _CJK.match(t) or not t.isalpha() else stemmer.stemWord(t) for t in tokens]
 
 
 def detect_language(text: str) -> str:
@@ -116,7 +82,7 @@ def script_of(text: str) -> str:
     """'zh' when Chinese characters make up a quarter of the letters or more, else 'en'.
 
     A coarse split on purpose: it only has to tell which side of the zh/en gap a text's
-    embedding sits on (see retriever.language_space).
+    embedding sits on (see retriever/store/language_space.py).
     """
     cjk = len(_CJK.findall(text))
     latin = len(_LATIN_LETTER.findall(text))

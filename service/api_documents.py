@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
-from retriever.metadata import FILTERABLE_FIELDS
-from retriever.rows import DocumentRow
+from retriever.filters import check_filters
+from retriever.store.rows import DocumentRow
 from retriever.text import is_text
 from service.auth import Principal
 from service.jobs import JobRunner
@@ -161,7 +161,7 @@ def list_documents(
 ) -> dict[str, Any]:
     filters = _query_filters(request)
     with runtime.reading() as snapshot:
-        total, rows = snapshot.meta.documents_where(
+        total, rows = snapshot.documents_where(
             filters,
             include_superseded,
             visible_groups(principal),
@@ -172,12 +172,11 @@ def list_documents(
 
 
 def _query_filters(request: Request) -> dict[str, list[str]]:
+    """Every query parameter but paging is a filter (FilterError, a 422, when not one)."""
     paging = {"page", "per_page", "include_superseded"}
-    unknown = sorted(set(request.query_params) - set(FILTERABLE_FIELDS) - paging)
-    if unknown:
-        raise HTTPException(422, f"cannot filter on {unknown}; use {list(FILTERABLE_FIELDS)}")
-    return {k: request.query_params.getlist(k) for k in FILTERABLE_FIELDS
-            if k in request.query_params}  # fmt: skip
+    filters = {k: request.query_params.getlist(k) for k in request.query_params if k not in paging}
+    check_filters(filters)
+    return filters
 
 
 def _document(row: DocumentRow, chunks: int) -> dict[str, Any]:
@@ -198,9 +197,7 @@ def _revisions(
     """Every revision the caller may see; none (404) is the same answer for a document that
     does not exist and one outside the caller's groups."""
     with runtime.reading() as snapshot:
-        _, rows = snapshot.meta.documents_where(
-            {"doc_id": [doc_id]}, True, visible_groups(principal)
-        )
+        _, rows = snapshot.documents_where({"doc_id": [doc_id]}, True, visible_groups(principal))
     if not rows:
         raise HTTPException(404, f"no document {doc_id!r}")
     return rows
@@ -220,7 +217,7 @@ def delete_document(
     visible = {row.key for row, _ in _revisions(runtime, principal, doc_id)}
     if principal.groups and not principal.sees_everything:
         with runtime.reading() as snapshot:
-            _, everything = snapshot.meta.documents_where({"doc_id": [doc_id]}, True, None)
+            _, everything = snapshot.documents_where({"doc_id": [doc_id]}, True, None)
         if {row.key for row, _ in everything} != visible:
             raise HTTPException(403, f"{doc_id!r} has revisions outside your access groups")
     removed = runtime.remove(doc_id, revision)

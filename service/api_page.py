@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.decode import DecodeError, decode_text
+from ingest.loaders.decode import DecodeError, decode_text
 from service.api_documents import chosen_revision
 from service.feedback import FeedbackStore
 from service.links import LinkError, sign, verify
@@ -42,7 +42,7 @@ def feedback_of(request: Request) -> FeedbackStore:
 @router.get("/v1/facets")
 def facets(runtime: RuntimeDep, principal: Reader) -> dict[str, list[str]]:
     with runtime.reading() as snapshot:
-        return snapshot.meta.facets(FACETS, visible_groups(principal))
+        return snapshot.facets(FACETS, visible_groups(principal))
 
 
 @router.post("/v1/documents/{doc_id}/link")
@@ -61,7 +61,7 @@ def original(token: str, runtime: RuntimeDep) -> Response:
     except LinkError as exc:
         raise HTTPException(403, str(exc)) from exc
     with runtime.reading() as snapshot:
-        row = snapshot.meta.document_by_key(key)
+        row = snapshot.document_by_key(key)
     path = Path(row.path) if row else None
     if path is None or not path.is_file():
         raise HTTPException(410, "this document is no longer stored")
@@ -86,10 +86,8 @@ def add_feedback(
     body: FeedbackRequest, request: Request, runtime: RuntimeDep, principal: Reader
 ) -> dict[str, int]:
     with runtime.reading() as snapshot:
-        row = snapshot.meta.chunk_rows([body.chunk_id]).get(body.chunk_id)
-        visible = row is not None and body.chunk_id in snapshot.meta.chunk_ids_where(
-            {"doc_id": [row.document.doc_id]}, True, visible_groups(principal)
-        )
+        row = snapshot.chunk_rows([body.chunk_id]).get(body.chunk_id)
+        visible = snapshot.visible(body.chunk_id, visible_groups(principal))
     if row is None or not visible:
         raise HTTPException(404, f"no passage {body.chunk_id} in the current index")
     judged = (row.document.doc_id, row.chunk.text, row.document.title)

@@ -10,9 +10,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from retriever.encoder import EncoderError
-from retriever.search import SearchError, SearchResult
-from retriever.store import ModelMismatchError, StoreError, WriterBusyError
+from retriever.filters import FilterError
+from retriever.models.encoder import EncoderError
+from retriever.ranking.modes import SearchError
+from retriever.ranking.search import SearchResult
+from retriever.store.errors import ModelMismatchError, StoreError, WriterBusyError
 from service import api_documents, api_page
 from service.auth import KeyFileError
 from service.feedback import FeedbackStore
@@ -43,6 +45,7 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     app.state.jobs = JobRunner(settings.home / "jobs")
     app.state.metrics = Metrics()
     for error, handler in ((StoreError, _store_error), (SearchError, _search_error),
+                           (FilterError, _search_error),
                            (RequestValidationError, _validation_error),
                            (EncoderError, _store_error), (KeyFileError, _store_error),
                            (Exception, _unexpected_error)):  # fmt: skip
@@ -140,6 +143,7 @@ def _printable(part: object) -> str:
 
 
 async def _search_error(request: Request, exc: Exception) -> JSONResponse:
+    """A request asked for what cannot be served: an unknown mode, field or filter."""
     return JSONResponse({"detail": str(exc)}, status_code=422)
 
 

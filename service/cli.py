@@ -1,4 +1,5 @@
-"""`shifu`: a thin command line over the Python API (ingest, query, serve)."""
+"""`shifu`: a thin command line over the Python API: ingest, query, eval and serve here; keys
+(cli_keys.py), feedback export (cli_feedback.py) and migrate (cli_store.py) beside it."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from retriever.metrics import metric_names
-from retriever.translation import default_lexicon
+from retriever.bm25.translation import default_lexicon
+from retriever.ranking.metrics import metric_names
+from retriever.ranking.modes import DEFAULT_MODE, described, reranks
+from service import cli_common
+from service.cli_common import Bar, HomeOption, JsonOption, make_settings, progress_bars
 from service.cli_errors import err, fail_cleanly
 from service.cli_feedback import feedback_app
 from service.cli_keys import keys_app
 from service.cli_store import migrate_cmd
 from service.runtime import Runtime
-from service.settings import Settings
 
 app = typer.Typer(
     help="Shifu (師傅): cited answers from SOPs and expert interviews.",
@@ -26,41 +28,6 @@ app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
 app.command("migrate")(migrate_cmd)
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="data home (default $SHIFU_HOME, else ./.shifu)"),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
-
-
-def make_settings(home: Path | None, **overrides: Any) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if home is not None:
-        values["home"] = home
-    return Settings(**values)
-
-
-def make_runtime(settings: Settings) -> Runtime:
-    """The seam tests replace to run the CLI with a fake encoder."""
-    return Runtime(settings)
-
-
-_BAR_COLUMNS = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-
-
-class _Bar:
-    """Adapts a rich progress bar (on stderr) to the pipeline's Progress protocol."""
-
-    def __init__(self, progress: Progress, label: str = "embedding") -> None:
-        self._progress = progress
-        self._task = progress.add_task(label, total=0)
-
-    def start(self, total: int) -> None:
-        self._progress.update(self._task, total=total)
-
-    def advance(self, n: int) -> None:
-        self._progress.advance(self._task, n)
 
 
 @app.command("ingest")
@@ -81,9 +48,9 @@ def ingest_cmd(
 ) -> None:
     """Load, chunk and embed documents into the index; unchanged files are skipped."""
     settings = make_settings(home, ray_workers=ray_workers, ray_address=ray_address)
-    runtime = make_runtime(settings)
-    with fail_cleanly(), Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
-        summary = runtime.ingest(paths, prune=prune, progress=_Bar(progress))
+    runtime = cli_common.make_runtime(settings)
+    with fail_cleanly(), progress_bars() as progress:
+        summary = runtime.ingest(paths, prune=prune, progress=Bar(progress))
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:
@@ -112,9 +79,7 @@ def _print_summary(data: dict[str, Any]) -> None:
 def query_cmd(
     question: Annotated[str, typer.Argument(help="the question")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="passages to return")] = 5,
-    mode: Annotated[
-        str, typer.Option(help="dense, bm25, hybrid, hybrid-rrf or hybrid+rerank")
-    ] = "hybrid",
+    mode: Annotated[str, typer.Option(help=described())] = DEFAULT_MODE,
     filter_: Annotated[
         list[str] | None,
         typer.Option(
@@ -134,7 +99,7 @@ def query_cmd(
     if not question:
         err.print("question is empty")
         raise typer.Exit(2)
-    runtime = make_runtime(make_settings(home))
+    runtime = cli_common.make_runtime(make_settings(home))
     with fail_cleanly():
         filters = parse_filters(filter_ or [])
         result = runtime.query(question, k, mode, filters, include_superseded)
@@ -173,7 +138,7 @@ def eval_cmd(
     dataset: Annotated[Path, typer.Argument(help="folder in BEIR layout")],
     mode: Annotated[
         list[str] | None,
-        typer.Option("--mode", help="dense, bm25, hybrid, hybrid-rrf, hybrid+rerank (repeatable)"),
+        typer.Option("--mode", help=f"{described()} (repeatable)"),
     ] = None,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="cut-off of nDCG/R/RR")] = 10,
     home: HomeOption = None,
@@ -188,14 +153,15 @@ def eval_cmd(
     from service.evaluation import evaluate
 
     settings = make_settings(home)
-    runtime = make_runtime(settings)
+    runtime = cli_common.make_runtime(settings)
+    modes = mode or [DEFAULT_MODE]
     with fail_cleanly():
         thresholds = parse_thresholds(fail_under or [], metric_names(k))
-        with Progress(*_BAR_COLUMNS, console=err, transient=True) as progress:
+        with progress_bars() as progress:
             result = evaluate(
-                dataset, mode or ["hybrid"], runtime.encoder, settings.home / "eval-cache",
-                runtime.chunking, k, progress=lambda label: _Bar(progress, label),
-                reranker=runtime.reranker if "hybrid+rerank" in (mode or []) else None,
+                dataset, modes, runtime.encoder, settings.home / "eval-cache",
+                runtime.chunking, k, progress=lambda label: Bar(progress, label),
+                reranker=runtime.reranker if any(reranks(m) for m in modes) else None,
                 backend_for=settings.vector_backend if settings.store != "faiss" else None,
             )  # fmt: skip
     typer.echo(

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
-from retriever.encoder import EncoderError
-from retriever.search import SearchError
-from retriever.store import StoreError
+from retriever.models.encoder import EncoderError
+from retriever.ranking.modes import SearchError
+from retriever.store.errors import StoreError
 from service.auth import KeyFileError
 
 err = Console(stderr=True)

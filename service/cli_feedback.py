@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from service import cli_common
+from service.cli_common import HomeOption, make_settings
 from service.cli_errors import fail_cleanly
 from service.feedback import FeedbackStore, export_beir
-from service.settings import Settings
 
 feedback_app = typer.Typer(help="Operators' feedback on passages.", no_args_is_help=True)
 
@@ -17,17 +18,15 @@ feedback_app = typer.Typer(help="Operators' feedback on passages.", no_args_is_h
 @feedback_app.command("export")
 def export(
     folder: Annotated[Path, typer.Argument(help="where to write the BEIR-layout set")],
-    home: Annotated[Path | None, typer.Option("--home", help="data home")] = None,
+    home: HomeOption = None,
 ) -> None:
     """Write the passages judged helpful (latest verdict per question and passage) as
     queries.jsonl + qrels/test.tsv, with the current index as corpus.jsonl."""
-    settings = Settings(home=home) if home is not None else Settings()
+    settings = make_settings(home)
     store = FeedbackStore(settings.home / "feedback.sqlite")
     verdicts = store.all()
     store.close()
-    from service.cli import make_runtime  # the seam tests replace
-
-    with fail_cleanly(), make_runtime(settings).reading() as snapshot:
+    with fail_cleanly(), cli_common.make_runtime(settings).reading() as snapshot:
         queries, judgements = export_beir(verdicts, snapshot, folder)
     typer.echo(f"wrote {queries} questions and {judgements} judgements to {folder}; "
                f"measure with `shifu eval {folder}`")  # fmt: skip

@@ -8,18 +8,15 @@ from typing import Annotated
 import typer
 
 from service.auth import ROLES, Role, add_key, read_key_file, write_key_file
+from service.cli_common import HomeOption, make_settings
 from service.cli_errors import fail_cleanly
-from service.settings import Settings
 
 keys_app = typer.Typer(help="Manage API keys (stored hashed in HOME/keys.yaml).",
                        no_args_is_help=True)  # fmt: skip
 
-HomeOption = Annotated[Path | None, typer.Option("--home", help="data home")]
-
 
 def _path(home: Path | None) -> Path:
-    settings = Settings(home=home) if home is not None else Settings()
-    return settings.key_path
+    return make_settings(home).key_path
 
 
 @keys_app.command("add")

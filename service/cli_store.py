@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from retriever.migrate import migrate_to_milvus
-from retriever.milvus_backend import MilvusBackend
-from service.cli_errors import err, fail_cleanly
-from service.settings import Settings
+from retriever.store.milvus.backend import MilvusBackend
+from retriever.store.milvus.migrate import migrate_to_milvus
+from service.cli_common import HomeOption, make_settings, progress_bars
+from service.cli_errors import fail_cleanly
 
 
 def migrate_cmd(
     to: Annotated[Literal["milvus"], typer.Option("--to", help="the store to move vectors to")],
-    home: Annotated[Path | None, typer.Option("--home", help="data home")] = None,
+    home: HomeOption = None,
 ) -> None:
     """Copy this home's FAISS vectors and metadata into Milvus (SHIFU_MILVUS_URI,
     SHIFU_MILVUS_COLLECTION ...); resumable. Then run with SHIFU_STORE=milvus."""
-    settings = Settings(home=home) if home else Settings()
+    settings = make_settings(home)
     target = settings.milvus_target()
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with fail_cleanly(), Progress(*columns, console=err, transient=True) as progress:
+    with fail_cleanly(), progress_bars() as progress:
         task = progress.add_task(f"copying to {target.collection}", total=None)
         count = migrate_to_milvus(
             settings.home, MilvusBackend(target),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
+from retriever.lazy import require
 from service.evaluation import EvalResult
 
 
@@ -72,11 +75,8 @@ def _per_query_tsv(result: EvalResult) -> str:
 
 
 def _chart(result: EvalResult, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers
-    import matplotlib.pyplot as plt
-    import numpy as np
+    require("matplotlib", "matplotlib").use("Agg")  # no display on servers
+    plt = require("matplotlib.pyplot", "matplotlib")
 
     names = result.metric_names
     width = 0.8 / max(len(result.runs), 1)

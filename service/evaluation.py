@@ -18,24 +18,27 @@ from typing import cast
 
 import numpy as np
 
-from ingest.beir import BeirDataset, Query, corpus_documents, load_beir
-from ingest.chunking import ChunkingConfig
+from ingest.chunking.units import ChunkingConfig
+from ingest.datasets.beir import BeirDataset, Query, corpus_documents, load_beir
 from ingest.pipeline import Progress, index_documents
-from retriever.encoder import Encoder
-from retriever.metrics import first_relevant_rank, mean, metric_names, per_query
-from retriever.migrate import migrate_to_milvus
-from retriever.milvus_backend import MilvusBackend
-from retriever.reranker import Reranker
-from retriever.search import CANDIDATES, MODES, rank_many
-from retriever.store import FORMAT_VERSION, GenerationSnapshot, IndexStore
+from retriever.models.encoder import Encoder
+from retriever.models.reranker import Reranker
+from retriever.ranking.metrics import first_relevant_rank, mean, metric_names, per_query
+from retriever.ranking.modes import Mode, check_mode, needs_vectors
+from retriever.ranking.retrieve import rank_many
+from retriever.records import ChunkRanking
+from retriever.store.backend import VectorBackend
+from retriever.store.index_store import IndexStore
+from retriever.store.manifest import FORMAT_VERSION
+from retriever.store.milvus.backend import MilvusBackend
+from retriever.store.milvus.migrate import migrate_to_milvus
+from retriever.store.snapshot import GenerationSnapshot
 from retriever.text import detect_language
-from retriever.vector_backend import VectorBackend
 
 DOC_DEPTH = 100  # R@100 needs 100 distinct corpus ids
 CHUNK_DEPTH = 1000  # chunks fetched to fill DOC_DEPTH ids when documents have many chunks
 TOP_IDS_IN_REPORT = 10
 
-ChunkRanking = list[tuple[int, float]]
 ProgressFactory = Callable[[str], Progress]
 BackendFor = Callable[[str], VectorBackend]
 
@@ -91,7 +94,7 @@ class _Context:
     ) -> None:  # fmt: skip
         self.dataset, self.snapshot, self.encoder = dataset, snapshot, encoder
         self.progress, self.reranker = progress, reranker
-        self.doc_of = snapshot.meta.chunk_docs()
+        self.doc_of = snapshot.chunk_docs()
         self.questions = [q.text for q in dataset.queries]
         self._vectors: np.ndarray | None = None
         self.encode_seconds = 0.0
@@ -117,11 +120,7 @@ def evaluate(
     backend_for: BackendFor | None = None,
 ) -> EvalResult:
     """`backend_for(collection)` names a Milvus backend to evaluate on instead of FAISS."""
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        raise ValueError(f"unknown mode(s) {unknown}; choose from {list(MODES)}")
-    if "hybrid+rerank" in modes and reranker is None:
-        raise ValueError("mode 'hybrid+rerank' needs a reranker: set SHIFU_RERANKER to a folder")
+    checked = [check_mode(mode, reranker is not None) for mode in dict.fromkeys(modes)]
     dataset = load_beir(folder)
     began = time.perf_counter()
     store = _cached_index(dataset, encoder, cache_root, config, progress, backend_for)
@@ -130,7 +129,7 @@ def evaluate(
     assert snapshot is not None
     context = _Context(dataset, snapshot, encoder, progress, reranker)
     names = metric_names(k)
-    runs = [_run(context, mode, names) for mode in dict.fromkeys(modes)]
+    runs = [_run(context, mode, names) for mode in checked]
     chunks = snapshot.manifest.count
     snapshot.close()
     return EvalResult(dataset.name, len(dataset.queries), runs, names, index_seconds, chunks)
@@ -179,7 +178,7 @@ def _moved(cache_root: Path, name: str, backend_for: BackendFor) -> IndexStore:
     return IndexStore(folder, backend)
 
 
-def _run(context: _Context, mode: str, names: tuple[str, ...]) -> RunResult:
+def _run(context: _Context, mode: Mode, names: tuple[str, ...]) -> RunResult:
     chunk_rankings, seconds = _rankings(context, mode)
     dataset = context.dataset
     doc_rankings = {
@@ -200,18 +199,14 @@ def _metadata(dataset: BeirDataset, name: str) -> dict[str, str]:
     return {query_id: str(value) for query_id, value in found if value}
 
 
-def _rankings(context: _Context, mode: str) -> tuple[list[ChunkRanking], float]:
-    base = "hybrid" if mode.startswith("hybrid") and mode != "hybrid-rrf" else mode
-    vectors = None if base == "bm25" else context.vectors()
+def _rankings(context: _Context, mode: Mode) -> tuple[list[ChunkRanking], float]:
+    vectors = context.vectors() if needs_vectors(mode) else None
     # every mode that needs query vectors is charged their one-time encoding
     began = time.perf_counter() - (context.encode_seconds if vectors is not None else 0.0)
     # as in search, superseded revisions are not ranked
     allowed = context.snapshot.select(None)
-    rankings, _ = rank_many(context.snapshot, context.questions, vectors, base, CHUNK_DEPTH,
-                            allowed)  # fmt: skip
-    if mode == "hybrid+rerank":
-        pairs = zip(context.questions, rankings, strict=True)
-        rankings = [_reranked(context, q, r) for q, r in pairs]
+    rankings, _ = rank_many(context.snapshot, context.questions, vectors, mode, CHUNK_DEPTH,
+                            allowed, reranker=context.reranker)  # fmt: skip
     return rankings, time.perf_counter() - began
 
 
@@ -227,15 +222,6 @@ def _encode_queries(
         if bar:
             bar.advance(len(questions[start : start + 64]))
     return np.vstack(vectors)
-
-
-def _reranked(context: _Context, question: str, ranking: ChunkRanking) -> ChunkRanking:
-    assert context.reranker is not None
-    pool = ranking[:CANDIDATES]
-    rows = context.snapshot.chunk_rows([cid for cid, _ in pool])
-    scores = context.reranker.score(question, [rows[cid].chunk.text for cid, _ in pool])
-    reranked = sorted(zip([cid for cid, _ in pool], scores, strict=True), key=lambda p: -p[1])
-    return reranked + ranking[CANDIDATES:]
 
 
 def _best_chunk_per_doc(ranking: ChunkRanking, doc_of: dict[int, str]) -> list[str]:

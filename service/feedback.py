@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.beir import write_beir
-from retriever.rows import DocumentRow
-from retriever.snapshot import GenerationSnapshot
+from ingest.datasets.beir import write_beir
+from retriever.store.rows import DocumentRow
+from retriever.store.snapshot import GenerationSnapshot
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -84,7 +84,7 @@ def export_beir(
     """queries.jsonl, qrels/test.tsv and corpus.jsonl (the judged passages and every chunk of
     the current index); returns (queries, judgements)."""
     positive = latest_positive(verdicts)
-    live = snapshot.meta.chunk_rows(snapshot.meta.chunk_docs().keys())
+    live = snapshot.chunk_rows(list(snapshot.chunk_docs()))
     corpus = {str(cid): _entry(row.document.title, row.chunk.section, row.chunk.text,
                                _revision(row.document)) for cid, row in live.items()}  # fmt: skip
     for verdict in positive:  # a judged passage whose document changed since keeps its text

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from retriever.store import WriterBusyError
+from retriever.store.errors import WriterBusyError
 
 WAIT_FOR_WRITER_SECONDS = 600.0
 RETRY_SECONDS = 2.0

@@ -8,14 +8,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ingest.chunking import ChunkingConfig
+from ingest.chunking.units import ChunkingConfig
 from ingest.pipeline import IngestSummary, Progress, ingest, remove_documents
-from retriever.encoder import Encoder, load_encoder
-from retriever.reranker import Reranker, load_reranker
-from retriever.rows import DocumentRow
-from retriever.search import SearchResult, search
-from retriever.sentence_cache import CachingEncoder
-from retriever.store import GenerationSnapshot, IndexStore, StoreError
+from retriever.models.encoder import Encoder, load_encoder
+from retriever.models.reranker import Reranker, load_reranker
+from retriever.models.sentence_cache import CachingEncoder
+from retriever.ranking.modes import DEFAULT_MODE, reranks
+from retriever.ranking.search import SearchResult, search
+from retriever.store.errors import StoreError
+from retriever.store.index_store import IndexStore
+from retriever.store.rows import DocumentRow
+from retriever.store.snapshot import GenerationSnapshot
 from service.auth import ApiKey, parse_keys, read_key_file
 from service.settings import Settings
 
@@ -105,12 +108,12 @@ class Runtime:
         self,
         question: str,
         k: int,
-        mode: str = "hybrid",
+        mode: str = DEFAULT_MODE,
         filters: Mapping[str, Sequence[str]] | None = None,
         include_superseded: bool = False,
         groups: Sequence[str] | None = None,
     ) -> SearchResult:
-        reranker = self.reranker if mode == "hybrid+rerank" else None
+        reranker = self.reranker if reranks(mode) else None
         with self.reading() as snapshot:
             return search(snapshot, self.encoder, question, k, mode, filters, reranker,
                           include_superseded, groups)  # fmt: skip

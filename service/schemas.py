@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+from retriever.ranking.modes import DEFAULT_MODE, Mode
 
-Mode = Literal["dense", "bm25", "hybrid", "hybrid-rrf", "hybrid+rerank"]
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class QueryRequest(BaseModel):
@@ -16,7 +16,7 @@ class QueryRequest(BaseModel):
 
     question: str = Field(description="the question, in any mix of Chinese and English")
     k: int = Field(default=5, ge=1, le=50, description="number of passages to return")
-    mode: Mode = Field(default="hybrid", description="retrieval mode")
+    mode: Mode = Field(default=DEFAULT_MODE, description="retrieval mode")
     filters: dict[str, FilterValue | list[FilterValue]] = Field(
         default_factory=dict,
         max_length=10,

@@ -8,11 +8,12 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
-from retriever.encoder import DEFAULT_MODEL
-from retriever.milvus_backend import MilvusBackend
-from retriever.milvus_index import MilvusTarget
-from retriever.vector_backend import FaissBackend, VectorBackend
+from ingest.chunking.units import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
+from retriever.models.encoder import DEFAULT_MODEL
+from retriever.store.backend import VectorBackend
+from retriever.store.faiss_backend import FaissBackend
+from retriever.store.milvus.backend import MilvusBackend
+from retriever.store.milvus.collection import MilvusTarget
 
 MIB = 1024 * 1024
 

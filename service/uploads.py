@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.docmeta import MetaError, checked
-from ingest.loaders import KINDS, LoadError, SourceFile, load_document
+from ingest.loaders.files import KINDS, LoadError, SourceFile, load_document
+from ingest.meta.given import MetaError, checked
+from retriever.lazy import require
 
 _UNSAFE = re.compile(r"[^\w.\-() ]", re.UNICODE)
 MAX_NAME_CHARS = 150
@@ -53,8 +54,7 @@ def safe_name(raw: str | None) -> str:
 
 def metadata_yaml(metadata: dict[str, object]) -> str:
     """Checked metadata as a sidecar's text; a bad field is the client's error."""
-    import yaml
-
+    yaml = require("yaml", "pyyaml")
     try:
         values = checked(metadata).values
     except MetaError as exc:

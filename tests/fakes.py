@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retriever.encoder import ProgressFn
+from retriever.models.encoder import ProgressFn
 
 _TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
 

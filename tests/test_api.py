@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.pipeline import ingest
-from retriever.store import IndexStore
+from retriever.store.index_store import IndexStore
 from service.app import create_app
 from service.settings import Settings
 from tests.fakes import FakeEncoder

@@ -22,7 +22,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from ingest.pipeline import ingest
-from retriever.store import IndexStore
+from retriever.store.index_store import IndexStore
 from service import cli
 from service.app import create_app
 from service.auth import add_key

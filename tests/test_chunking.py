@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from ingest.chunking import ChunkingConfig, chunk_document
+from ingest.chunking.document import chunk_document
+from ingest.chunking.units import ChunkingConfig
 from retriever.records import Document
 from tests.fakes import FakeEncoder
 

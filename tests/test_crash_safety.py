@@ -1,11 +1,11 @@
 """Crash safety of ingest: a SIGKILL at any point never loses the live index.
 
-What this proves: an ingest process killed with SIGKILL (through `retriever.faults.crash_point`,
-armed with SHIFU_CRASH_AT=NAME:N) at 24 points across discovering, loading, embedding, writing
-and the generation swap leaves an index that opens and answers queries with exactly the previous
-generation's content (or, once CURRENT names the new generation, exactly the new content), and
-re-running the ingest then completes with the new content, leaves no staging folder behind and
-frees the writer lock.
+What this proves: an ingest process killed with SIGKILL (through
+`retriever.store.faults.crash_point`, armed with SHIFU_CRASH_AT=NAME:N) at 24 points across
+discovering, loading, embedding, writing and the generation swap leaves an index that opens and
+answers queries with exactly the previous generation's content (or, once CURRENT names the new
+generation, exactly the new content), and re-running the ingest then completes with the new
+content, leaves no staging folder behind and frees the writer lock.
 
 The baseline is two generations (so that pruning at commit really removes one); the killed
 ingest edits two files, adds two and deletes one, and runs in a subprocess whose encoder reports
@@ -26,12 +26,13 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import IngestSummary, ingest
-from retriever.faiss_index import VectorIndex
-from retriever.faults import ENV as CRASH_ENV
-from retriever.search import search
-from retriever.store import IndexStore
+from retriever.ranking.search import search
+from retriever.store.faiss_index import VectorIndex
+from retriever.store.faults import ENV as CRASH_ENV
+from retriever.store.index_store import IndexStore
 from tests.conftest import REPO
 from tests.fakes import FakeEncoder
+from tests.test_crash_migrate import POINTS as MIGRATION_POINTS
 
 FOLDERS = ("sop", "interviews")  # a small corpus: subprocess start-up dominates the run time
 BATCH = 2  # texts per progress report of the killed process's encoder
@@ -114,7 +115,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.pipeline import ingest
-from retriever.store import IndexStore
+from retriever.store.index_store import IndexStore
 from tests.fakes import FakeEncoder
 
 
@@ -157,7 +158,7 @@ def index_state(home: Path) -> IndexState:
     snapshot = IndexStore(home).snapshot()
     assert snapshot is not None, "the index must open"
     try:
-        rows = snapshot.chunk_rows(sorted(snapshot.meta.chunk_docs()))
+        rows = snapshot.chunk_rows(sorted(snapshot.chunk_docs()))
         vector_ids, _ = VectorIndex.read(snapshot.folder / "vectors.faiss").everything()
         encoder = FakeEncoder()
         hits = [search(snapshot, encoder, probe, k=3).passages for probe in PROBES]
@@ -294,10 +295,10 @@ def test_killed_ingest_keeps_the_index_and_reruns(
 
 
 def test_every_crash_point_in_the_code_has_a_case() -> None:
-    sources = [*(REPO / "ingest").glob("*.py"), *(REPO / "retriever").glob("*.py")]
+    sources = [*(REPO / "ingest").rglob("*.py"), *(REPO / "retriever").rglob("*.py")]
     found = {
         name
         for path in sources
         for name in re.findall(r'crash_point\("([^"]+)"\)', path.read_text(encoding="utf-8"))
     }
-    assert found == {point for point, _ in CASES}
+    assert found == {point for point, _ in CASES} | set(MIGRATION_POINTS)

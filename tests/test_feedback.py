@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from ingest.beir import load_beir
+from ingest.datasets.beir import load_beir
 from service import cli
 from service.links import sign, verify
 from tests.conftest import bearer

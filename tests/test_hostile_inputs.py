@@ -32,8 +32,8 @@ from pypdf import PdfReader, PdfWriter
 from typer.testing import CliRunner
 
 from ingest.pipeline import ingest
-from retriever.store import IndexStore
-from service import cli
+from retriever.store.index_store import IndexStore
+from service import cli, cli_common
 from service.app import create_app
 from service.auth import Role, add_key
 from service.runtime import Runtime
@@ -738,7 +738,7 @@ class CliHome:
 
 def fake_cli_runtime(patch: pytest.MonkeyPatch) -> None:
     encoder = FakeEncoder()
-    patch.setattr(cli, "make_runtime", lambda s: Runtime(s, lambda _: encoder))
+    patch.setattr(cli_common, "make_runtime", lambda s: Runtime(s, lambda _: encoder))
 
 
 @pytest.fixture(autouse=True)
@@ -754,7 +754,7 @@ def stored_documents(home: Path) -> frozenset[tuple[str, str | None, str]]:
     snapshot = IndexStore(home).snapshot()
     assert snapshot is not None
     try:
-        _, rows = snapshot.meta.documents_where({}, True, None)
+        _, rows = snapshot.documents_where({}, True, None)
     finally:
         snapshot.close()
     return frozenset((row.doc_id, row.meta.revision, row.source) for row, _ in rows)
@@ -826,9 +826,9 @@ def test_cli_big5_text_is_ingested_as_big5(tmp_path: Path) -> None:
 SHORT_LINES = 100_000
 HANG_SECONDS = 10.0
 CHILD = (
-    "from service import cli; from service.runtime import Runtime; "
+    "from service import cli, cli_common; from service.runtime import Runtime; "
     "from tests.fakes import FakeEncoder; encoder = FakeEncoder(); "
-    "cli.make_runtime = lambda s: Runtime(s, lambda _: encoder); cli.app()"
+    "cli_common.make_runtime = lambda s: Runtime(s, lambda _: encoder); cli.app()"
 )
 
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest
-from retriever.search import search
-from retriever.store import IndexStore, ModelMismatchError, WriterBusyError
+from retriever.ranking.search import search
+from retriever.store.errors import ModelMismatchError, WriterBusyError
+from retriever.store.index_store import IndexStore
 from tests.conftest import SAMPLE_FILES
 from tests.fakes import FakeEncoder
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from ingest.pipeline import ingest
-from retriever.milvus_backend import MilvusBackend
-from retriever.milvus_index import MilvusTarget
-from retriever.search import search
-from retriever.store import IndexStore
+from retriever.ranking.search import search
+from retriever.store.index_store import IndexStore
+from retriever.store.milvus.backend import MilvusBackend
+from retriever.store.milvus.collection import MilvusTarget
 from tests.fakes import FakeEncoder
 from tests.milvus_server import server_uri
 

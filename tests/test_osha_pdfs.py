@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from ingest.loaders import SourceFile, load_document
+from ingest.loaders.files import SourceFile, load_document
 from ingest.pipeline import ingest
-from retriever.search import search
-from retriever.store import IndexStore
+from retriever.ranking.search import search
+from retriever.store.index_store import IndexStore
 from tests.conftest import require_osha
 from tests.fakes import FakeEncoder
 

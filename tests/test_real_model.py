@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from retriever.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
+from retriever.models.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import SAMPLE_FILES

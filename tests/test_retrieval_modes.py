@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.chunking import chunk_document
+from ingest.chunking.document import chunk_document
 from ingest.pipeline import ingest
-from retriever.fusion import zscore_fusion
-from retriever.highlight import best_sentences
-from retriever.language_space import language_direction, project_out
+from retriever.bm25.tokens import sparse_tokens
+from retriever.ranking.fusion import zscore_fusion
+from retriever.ranking.highlight import best_sentences
+from retriever.ranking.retrieve import _visibility
 from retriever.records import DocMeta, Document
-from retriever.search import _visibility
-from retriever.store import IndexStore
-from retriever.text import sentence_spans, sparse_tokens
+from retriever.store.index_store import IndexStore
+from retriever.store.language_space import language_direction, project_out
+from retriever.text import sentence_spans
 from service.app import create_app
 from service.runtime import Runtime
 from service.settings import Settings
@@ -185,7 +186,7 @@ def test_highlight_prefers_a_body_sentence_to_the_heading() -> None:
 
 
 def test_sentence_vectors_are_cached_and_bounded() -> None:
-    from retriever.sentence_cache import CachingEncoder
+    from retriever.models.sentence_cache import CachingEncoder
 
     inner = FakeEncoder()
     cached = CachingEncoder(inner, capacity=3)

@@ -12,17 +12,19 @@ from typing import Any
 
 import pytest
 
-from ingest.chunking import ChunkingConfig
+from ingest.chunking.units import ChunkingConfig
 from ingest.pipeline import ingest, remove_documents
-from retriever import migrate
-from retriever.manifest import StoreError
-from retriever.migrate import CHECKPOINT, migrate_to_milvus
-from retriever.milvus_backend import MilvusBackend
-from retriever.milvus_index import MilvusTarget
-from retriever.search import search
-from retriever.snapshot import GenerationSnapshot
-from retriever.store import IndexStore, StoreWriter
-from retriever.vector_backend import FaissBackend, VectorBackend
+from retriever.ranking.search import search
+from retriever.store.backend import VectorBackend
+from retriever.store.errors import StoreError
+from retriever.store.faiss_backend import FaissBackend
+from retriever.store.index_store import IndexStore, StoreWriter
+from retriever.store.layout import MIGRATE_CHECKPOINT
+from retriever.store.milvus import migrate
+from retriever.store.milvus.backend import MilvusBackend
+from retriever.store.milvus.collection import MilvusTarget
+from retriever.store.milvus.migrate import migrate_to_milvus
+from retriever.store.snapshot import GenerationSnapshot
 from service.evaluation import evaluate
 from tests.fakes import FakeEncoder
 from tests.milvus_server import server_uri
@@ -194,7 +196,7 @@ def test_migrate_copies_vectors_without_embedding_and_resumes(
     monkeypatch.setattr(migrate, "BATCH", 25)
     with pytest.raises(KeyboardInterrupt):
         migrate_to_milvus(home, milvus, _interrupt_after(50))
-    assert json.loads((home / "index" / CHECKPOINT).read_text())["done_through"] > 0
+    assert json.loads((home / "index" / MIGRATE_CHECKPOINT).read_text())["done_through"] > 0
     assert _snapshot(IndexStore(home)).manifest.backend == "faiss"  # nothing switched yet
 
     upserted: list[int] = []
@@ -211,7 +213,7 @@ def test_migrate_copies_vectors_without_embedding_and_resumes(
     count = migrate_to_milvus(home, milvus, lambda done, total: seen.append((done, total)))
     assert encoder.embedded == [] and seen[-1] == (count, count)
     assert len(upserted) == count - 50  # the rows before the interruption were not sent again
-    assert collection.count() == count and not (home / "index" / CHECKPOINT).exists()
+    assert collection.count() == count and not (home / "index" / MIGRATE_CHECKPOINT).exists()
     after = search(_snapshot(IndexStore(home, milvus)), encoder, question, k=5, mode="dense")
     assert [p.chunk_id for p in after.passages] == [p.chunk_id for p in before]
     with pytest.raises(StoreError, match="already keeps its vectors in milvus"):

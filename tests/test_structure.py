@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.chunking import ChunkingConfig, chunk_document
-from ingest.structure import step_marker, to_arabic
+from ingest.chunking.document import chunk_document
+from ingest.chunking.structure import step_marker, to_arabic
+from ingest.chunking.units import ChunkingConfig
 from retriever.records import Citation, DocMeta, Document
 from tests.fakes import FakeEncoder
 
@@ -68,9 +69,12 @@ def test_plain_text_headings_and_steps_with_their_notes() -> None:
 
 def test_a_step_is_never_split_across_chunks() -> None:
     steps = "\n".join(f"{i}. 第{i}步確認模面無殘膠並記錄結果於表單" for i in range(1, 13))
-    for chunk in chunks_of(f"## 4. 調機步驟\n{steps}\n", "markdown", max_tokens=40):
-        numbers = [n for _, _, n in chunk.steps]
-        for number in numbers:
+    chunks = chunks_of(f"## 4. 調機步驟\n{steps}\n", "markdown", max_tokens=40)
+    assert len(chunks) > 1, "the steps must need several chunks for a split to be possible"
+    held = [n for chunk in chunks for _, _, n in chunk.steps]
+    assert sorted(set(held), key=int) == [str(i) for i in range(1, 13)]
+    for chunk in chunks:
+        for _, _, number in chunk.steps:
             assert f"{number}. 第{number}步確認模面無殘膠並記錄結果於表單" in chunk.text
 
 

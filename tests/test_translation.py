@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retriever.search import rank_many
-from retriever.sparse import SparseIndex
-from retriever.text import sparse_tokens
-from retriever.translation import Lexicon, parse_cedict, translations
-from retriever.vector_backend import Selection
+from retriever.bm25.index import SparseIndex
+from retriever.bm25.tokens import sparse_tokens
+from retriever.bm25.translation import Lexicon, parse_cedict, translations
+from retriever.ranking.retrieve import rank_many
+from retriever.store.backend import Selection
 
 LEXICON = Lexicon.from_pairs([
     ("堆高機", ["forklift"]), ("翻車", ["to overturn", "to flip over"]), ("跳車", ["to jump"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.evalset import write_eval_set
+from ingest.datasets.evalset import write_eval_set
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,0 +1,106 @@
+"""BM25 over chunk texts (bm25s, imported lazily); rows map to chunk ids explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retriever.bm25.tokens import sparse_tokens
+from retriever.bm25.translation import Lexicon, translations
+from retriever.lazy import require
+
+# Lucene-style BM25 with the parameters BEIR baselines use (Pyserini's k1=0.9, b=0.4)
+BM25_K1 = 0.9
+BM25_B = 0.4
+_EMPTY = "\u2205"  # stands in for a text with no tokens at all
+COMMON_SHARE = 0.1  # a token in more than this share of the passages is not translated
+
+
+def _bm25s() -> Any:
+    return require("bm25s", "bm25s")
+
+
+class SparseIndex:
+    def __init__(self, bm25: Any, chunk_ids: list[int]) -> None:
+        self._bm25 = bm25
+        self._chunk_ids = chunk_ids
+        self._ids = np.asarray(chunk_ids, dtype=np.int64)
+        # the snapshot hands back the same allowed list for the same criteria, so its mask is
+        # kept (with the list itself, so the identity check cannot match a recycled object)
+        self._last_mask: tuple[Sequence[int], np.ndarray] | None = None
+
+    @classmethod
+    def build(cls, chunk_ids: Sequence[int], tokens: Sequence[list[str]]) -> SparseIndex:
+        bm25 = _bm25s().BM25(k1=BM25_K1, b=BM25_B)
+        # an empty token list would make bm25s drop the row and shift every later id
+        bm25.index([t or [_EMPTY] for t in tokens], show_progress=False)
+        return cls(bm25, list(chunk_ids))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder), show_progress=False)
+        np.save(folder / "chunk_ids.npy", np.asarray(self._chunk_ids, dtype=np.int64))
+
+    @classmethod
+    def load(cls, folder: Path) -> SparseIndex:
+        bm25 = _bm25s().BM25.load(str(folder), show_progress=False)
+        return cls(bm25, np.load(folder / "chunk_ids.npy").tolist())
+
+    def search_many(
+        self,
+        queries: Sequence[str],
+        k: int,
+        allowed_ids: Sequence[int] | None = None,
+        lexicon: Lexicon | None = None,
+    ) -> list[list[tuple[int, float]]]:
+        """With a lexicon each query also carries its words' translations, so it can match
+        passages in the other script on the same BM25 scale as those in its own."""
+        results: list[list[tuple[int, float]]] = [[] for _ in queries]
+        tokens = [sparse_tokens(q) for q in queries]
+        if lexicon is not None:
+            tokens = [t + translations(q, lexicon, self._known, self._common)
+                      for q, t in zip(queries, tokens, strict=True)]  # fmt: skip
+        asked = [i for i, t in enumerate(tokens) if t]  # no tokens, nothing can match
+        if not self._chunk_ids or k <= 0 or not asked:
+            return results
+        rows, scores = self._bm25.retrieve(
+            [tokens[i] for i in asked], k=min(k, len(self._chunk_ids)), show_progress=False,
+            # n_threads=0 maps in this thread: a pool per call costs more than one query's scoring
+            weight_mask=self._mask(allowed_ids), n_threads=0,
+        )  # fmt: skip
+        for i, row, score in zip(asked, rows, scores, strict=True):
+            results[i] = [
+                (self._chunk_ids[int(r)], float(s))
+                for r, s in zip(row, score, strict=True)
+                if s > 0
+            ]
+        return results
+
+    def search(
+        self, query: str, k: int, allowed_ids: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        return self.search_many([query], k, allowed_ids)[0]
+
+    def _known(self, token: str) -> bool:
+        return token in self._bm25.vocab_dict
+
+    def _common(self, token: str) -> bool:
+        column = self._bm25.vocab_dict.get(token)
+        indptr = self._bm25.scores["indptr"]
+        if column is None or column + 1 >= len(indptr):
+            return False
+        passages = int(indptr[column + 1] - indptr[column])
+        return passages > COMMON_SHARE * max(len(self._chunk_ids), 1)
+
+    def _mask(self, allowed_ids: Sequence[int] | None) -> np.ndarray | None:
+        if allowed_ids is None:
+            return None
+        if self._last_mask is not None and self._last_mask[0] is allowed_ids:
+            return self._last_mask[1]
+        allowed = np.asarray(allowed_ids, dtype=np.int64)
+        mask = np.isin(self._ids, allowed).astype(np.float32)
+        self._last_mask = (allowed_ids, mask)
+        return mask

@@ -1,0 +1,76 @@
+"""The best sentence of each passage for a question, as char offsets within the passage."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+
+from retriever.bm25.tokens import sparse_tokens
+from retriever.models.encoder import Encoder
+from retriever.text import script_of, sentence_spans, strip_span
+
+Span = tuple[int, int]
+MAX_EMBEDDED_PASSAGES = 3
+MAX_SENTENCES = 8
+# the same passages answer many questions: their sentences and tokens are kept, not re-derived
+CACHED_TEXTS = 4096
+CACHED_SENTENCES = 32_768
+
+
+def best_sentences(
+    texts: Sequence[str], question: str, query_vector: np.ndarray | None, encoder: Encoder | None
+) -> list[Span | None]:
+    """Lexical overlap picks the sentence. A passage in the other script than the question's
+    shares no word with it, so there the embedder compares the sentences instead (only there:
+    it costs a model call)."""
+    wanted = set(sparse_tokens(question))
+    script = script_of(question)
+    spans = [_trimmed_spans(t) for t in texts]
+    best: list[Span | None] = []
+    unmatched: list[int] = []
+    for i, (text, candidates) in enumerate(zip(texts, spans, strict=True)):
+        overlaps = [len(wanted & _tokens(text[s:e])) for s, e in candidates]
+        if overlaps and max(overlaps) > 0:
+            best.append(candidates[overlaps.index(max(overlaps))])
+        else:
+            best.append(None)
+            if candidates and script_of(text) != script:
+                unmatched.append(i)
+    if unmatched and query_vector is not None and encoder is not None:
+        _by_embedding(best, unmatched, texts, spans, query_vector, encoder)
+    return best
+
+
+def _by_embedding(
+    best: list[Span | None], unmatched: list[int], texts: Sequence[str],
+    spans: list[tuple[Span, ...]], query_vector: np.ndarray, encoder: Encoder,
+) -> None:  # fmt: skip
+    # bounded: the model call is the costliest step of a query that needs it
+    sentences = [
+        (i, span) for i in unmatched[:MAX_EMBEDDED_PASSAGES] for span in spans[i][:MAX_SENTENCES]
+    ]
+    if not sentences:
+        return
+    encode = getattr(encoder, "encode_sentences", encoder.encode_passages)  # cached if offered
+    vectors = encode([texts[i][s:e] for i, (s, e) in sentences])
+    scores = vectors @ query_vector
+    for i in unmatched:
+        own = [(score, span) for (j, span), score in zip(sentences, scores, strict=True) if j == i]
+        if own:
+            best[i] = max(own, key=lambda pair: pair[0])[1]
+
+
+@functools.lru_cache(maxsize=CACHED_SENTENCES)
+def _tokens(sentence: str) -> frozenset[str]:
+    return frozenset(sparse_tokens(sentence))
+
+
+@functools.lru_cache(maxsize=CACHED_TEXTS)
+def _trimmed_spans(text: str) -> tuple[Span, ...]:
+    """Sentences without surrounding space; a Markdown heading names the section, it does not
+    answer, so headings are only candidates when a passage has nothing else."""
+    trimmed = [strip_span(text, start, end) for start, end in sentence_spans(text)]
+    body = [(s, e) for s, e in trimmed if not text.startswith("#", s)]
+    return tuple(body or trimmed)

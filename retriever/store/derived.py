@@ -1,0 +1,42 @@
+"""What a generation derives from its chunks at commit time: the BM25 index, and for the FAISS
+backend the search-side dense index (with the language direction projected out when the index
+is bilingual)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from retriever.bm25.index import SparseIndex
+from retriever.store.faiss_index import VectorIndex
+from retriever.store.language_space import language_direction, project_out
+from retriever.store.layout import DIRECTION, SEARCH_VECTORS, SPARSE_DIR
+from retriever.store.metadata import MetadataDB
+
+
+def write_sparse(folder: Path, meta: MetadataDB) -> dict[int, str]:
+    """Write the BM25 index; returns every chunk's script, which the dense side needs next."""
+    features = meta.chunk_features()
+    SparseIndex.build([cid for cid, _, _ in features], [t for _, _, t in features]).save(
+        folder / SPARSE_DIR
+    )
+    return {cid: script for cid, script, _ in features}
+
+
+def load_sparse(folder: Path) -> SparseIndex:
+    return SparseIndex.load(folder / SPARSE_DIR)
+
+
+def write_derived(folder: Path, raw: VectorIndex, meta: MetadataDB) -> bool:
+    """Write the derived indexes into a staging folder; True when a language direction is used."""
+    script_of = write_sparse(folder, meta)
+    ids, vectors = raw.everything()
+    direction = language_direction(vectors, [script_of[i] for i in ids])
+    if direction is None:
+        return False
+    np.save(folder / DIRECTION, direction)
+    VectorIndex.from_vectors(ids, project_out(vectors, direction), raw.dim).write(
+        folder / SEARCH_VECTORS
+    )
+    return True

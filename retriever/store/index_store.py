@@ -1,0 +1,167 @@
+"""Index store: generations of (SQLite metadata + BM25 + manifest, and the dense vectors in
+the folder with FAISS or in a Milvus collection), swapped atomically; the layout and the swap
+itself are retriever/store/layout.py's."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from retriever.records import Chunk, Document
+from retriever.store import layout
+from retriever.store.backend import VectorBackend
+from retriever.store.errors import StoreError
+from retriever.store.faiss_backend import FaissBackend
+from retriever.store.faults import crash_point
+from retriever.store.manifest import FORMAT_VERSION, Manifest, read_manifest, write_manifest
+from retriever.store.metadata import MetadataDB
+from retriever.store.rows import DocumentRow
+from retriever.store.snapshot import GenerationSnapshot
+
+
+class IndexStore:
+    """Opens snapshots and writers over one home directory."""
+
+    def __init__(self, home: Path, backend: VectorBackend | None = None) -> None:
+        self.root = layout.index_root(home)
+        self.backend = backend or FaissBackend()
+
+    def current_generation(self) -> str | None:
+        return layout.live_name(self.root)
+
+    def manifest(self) -> Manifest | None:
+        name = self.current_generation()
+        return read_manifest(self.root / name) if name else None
+
+    def snapshot(self) -> GenerationSnapshot | None:
+        name = self.current_generation()
+        if name is None:
+            return None
+        folder = self.root / name
+        if not folder.is_dir():
+            raise StoreError(f"index generation {folder} named by CURRENT is missing")
+        return GenerationSnapshot(folder, self.backend)
+
+    def writer(self, model: str, dim: int) -> StoreWriter:
+        return StoreWriter(self, model, dim)
+
+    def check_writer_free(self) -> None:
+        """Fail now, before a caller spends time loading a model, when another ingest writes."""
+        layout.writer_lock(self.root).close()
+
+
+class StoreWriter:
+    """Stages the next generation; `commit()` swaps it in, `abort()` throws it away."""
+
+    def __init__(self, store: IndexStore, model: str, dim: int) -> None:
+        self._store = store
+        self._lock = layout.writer_lock(store.root)
+        try:
+            layout.remove_stale_staging(store.root, store.current_generation())
+            self._open_staging(model, dim)
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _open_staging(self, model: str, dim: int) -> None:
+        previous = self._store.manifest()
+        if previous is not None:
+            previous.check_model(model, dim)
+            self._store.backend.check(previous)
+        generation = previous.generation + 1 if previous else 1
+        root = self._store.root
+        self._staging = layout.staging_folder(root, generation, str(os.getpid()))
+        self._staging.mkdir()
+        live = layout.generation_folder(root, previous.generation) if previous else None
+        if live is not None:
+            shutil.copyfile(live / layout.METADATA, self._staging / layout.METADATA)
+        self.vectors = self._store.backend.writer(root, live, previous, dim)
+        self.meta = MetadataDB(self._staging / layout.METADATA)
+        self._flagged: set[str] = set()
+        crash_point("writer:staged")
+        self.manifest = Manifest(
+            FORMAT_VERSION, model, dim, 0, previous.next_chunk_id if previous else 1,
+            generation, time.time(), backend=self._store.backend.name,
+            **self._store.backend.extra_manifest(),
+        )  # fmt: skip
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._lock.closed:
+            return
+        self.abort()
+
+    def put_document(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Insert or replace a document and all its chunks."""
+        self.delete_document(doc.key)
+        first = self.manifest.next_chunk_id
+        numbered = [replace(c, chunk_id=first + i) for i, c in enumerate(chunks)]
+        self.manifest = replace(self.manifest, next_chunk_id=first + len(chunks))
+        self.meta.put_document(doc, time.time())
+        self.meta.put_chunks(numbered, [text_hash(c.indexed_text) for c in numbered])
+        self.vectors.add(doc, numbered, vectors)
+
+    def document_by_path(self, path: str) -> DocumentRow | None:
+        return self.meta.document_by_path(path)
+
+    def documents(self) -> list[DocumentRow]:
+        return self.meta.documents()
+
+    def key_taken(self, key: str) -> bool:
+        return self.meta.key_taken(key)
+
+    def revisions_of(self, doc_id: str) -> list[DocumentRow]:
+        return self.meta.revisions_of(doc_id)
+
+    def stored_vectors(self, key: str) -> dict[str, np.ndarray]:
+        """Vectors of a document's current chunks by text hash, to skip re-embedding them."""
+        by_hash = self.meta.chunk_hashes_of(key)
+        vectors = self.vectors.vectors(list(by_hash.values()))
+        return dict(zip(by_hash.keys(), vectors, strict=True))
+
+    def mark_superseded(self) -> None:
+        self._flagged.update(self.meta.mark_superseded())
+
+    def delete_document(self, key: str) -> None:
+        self.vectors.remove(self.meta.chunk_ids_of(key))
+        self.meta.delete_document(key)
+
+    def commit(self) -> Manifest:
+        crash_point("commit:begin")
+        self.mark_superseded()
+        self.meta.commit()
+        count = self.meta.count_chunks()
+        if count != self.vectors.count:
+            raise StoreError(f"metadata holds {count} chunks but the index {self.vectors.count}")
+        projected = self.vectors.write(self._staging, self.meta, sorted(self._flagged))
+        crash_point("commit:derived")
+        self.meta.close()
+        self.manifest = replace(
+            self.manifest, count=count, created_at=time.time(), language_projection=projected
+        )
+        crash_point("commit:vectors")
+        write_manifest(self._staging, self.manifest)
+        crash_point("commit:manifest")
+        layout.publish(self._store.root, self._staging, self.manifest.generation,
+                       self.vectors.after_commit)  # fmt: skip
+        self._lock.close()
+        return self.manifest
+
+    def abort(self) -> None:
+        self.meta.close()
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._lock.close()
+
+
+def text_hash(text: str) -> str:
+    """What a chunk's stored vector is keyed by, so unchanged text is never embedded again."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
