@@ -1,7 +1,7 @@
 """Load: N concurrent query clients against the served API while an ingest runs beside them.
 
     python bench/load.py [--clients 8] [--seconds 30] [--model NAME|fake] [--home DIR]
-                         [--port N] [--ingest-docs 200] [--cli-docs 50]
+                         [--port N] [--ingest-docs 200] [--cli-docs 50] [--mode hybrid]
 
 Ingests the sample corpus into HOME (a fresh temporary folder unless --home is given), adds a
 reader and an editor key, starts the server on 127.0.0.1 (`shifu serve`; with `--model fake`
@@ -182,6 +182,8 @@ def main() -> None:
     parser.add_argument("--ingest-docs", type=int, default=200, help="uploaded via the API")
     parser.add_argument("--cli-docs", type=int, default=50, help="ingested by `shifu ingest`")
     parser.add_argument("--batch", type=int, default=10, help="files per upload request")
+    parser.add_argument("--mode", choices=sorted(set(MODE_MIX)), default=None,
+                        help="every query in this mode (default: the mix)")  # fmt: skip
     parser.add_argument("--background-bytes", type=int, default=16 * 1024,
                         help="server's SHIFU_BACKGROUND_UPLOAD_BYTES")  # fmt: skip
     parser.add_argument("--ingest-tail", type=float, default=300.0,
@@ -409,9 +411,10 @@ def _measure(
         end = began + args.seconds
         ingest_end = min(end + args.ingest_tail, cap - 10)
         cli_process: list[subprocess.Popen[str]] = []
+        mix = (args.mode,) if args.mode else MODE_MIX
         clients = [
-            threading.Thread(target=_client, args=(i, args.clients, target, questions, end, tally),
-                             daemon=True)
+            threading.Thread(target=_client, daemon=True,
+                             args=(i, args.clients, target, questions, end, tally, mix))
             for i in range(args.clients)
         ]  # fmt: skip
         feeders = [
@@ -474,7 +477,7 @@ def _guarded(ingest: IngestTally, work: Callable[..., None], *args: Any) -> None
 
 def _client(
     index: int, clients: int, target: Target, questions: list[str], end: float,
-    tally: QueryTally,
+    tally: QueryTally, mix: tuple[str, ...] = MODE_MIX,
 ) -> None:  # fmt: skip
     """Questions round-robin from a per-client offset; modes drawn independently of them (a
     fixed mode cycle beside the question cycle would tie some questions to one mode)."""
@@ -485,7 +488,7 @@ def _client(
         for n in itertools.count():
             if time.monotonic() >= end:
                 return
-            mode = modes.choice(MODE_MIX)
+            mode = modes.choice(mix)
             body = {"question": questions[(offset + n) % len(questions)], "k": 5, "mode": mode}
             began = time.perf_counter()
             try:

@@ -57,6 +57,10 @@ class RayEncoder:
     def max_tokens(self) -> int:
         return self._local.max_tokens
 
+    @property
+    def precision(self) -> str:
+        return self._local.precision
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._local.count_tokens(texts)
 

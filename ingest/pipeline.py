@@ -84,13 +84,16 @@ def ingest(
     progress: Progress | None = None,
 ) -> IngestSummary:
     began = time.perf_counter()
-    config = _checked(config, encoder)
     summary = IngestSummary()
     files, missing = discover(paths)
     crash_point("ingest:discovered")
     for error in missing:
         summary.fail(error)
-    with store.writer(encoder.name, encoder.dim) as writer:
+    if _all_unchanged(files, store, encoder.name, prune, summary):
+        summary.seconds = time.perf_counter() - began
+        return summary
+    config = _checked(config, encoder)
+    with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
         pending = _load_changed(files, writer, encoder, config, summary)
         _write(pending, writer, encoder, progress or _NoProgress(), summary)
         if prune:
@@ -113,7 +116,7 @@ def index_documents(
     began = time.perf_counter()
     config = _checked(config, encoder)
     summary = IngestSummary()
-    with store.writer(encoder.name, encoder.dim) as writer:
+    with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
         pending = [
             _Pending(doc, chunk_document(doc, encoder.count_tokens, config),
                      is_update=writer.key_taken(doc.key))
@@ -123,6 +126,32 @@ def index_documents(
         summary.generation = writer.commit().generation
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _all_unchanged(
+    files: list[SourceFile], store: IndexStore, model: str, prune: bool, summary: IngestSummary
+) -> bool:
+    """True (and the files noted unchanged) when the live generation already holds every file
+    as it is and nothing is to be pruned: then no writer, chunker or model is needed."""
+    manifest = store.manifest()
+    if manifest is None or manifest.model != model or not files:
+        return False
+    stored = {row.path: row for row in store.live_documents()}
+    unchanged = []
+    for file in files:
+        row = stored.get(str(file.path))
+        try:
+            if row is None or row.content_hash != source_hash(file.path, file.path.read_bytes()):
+                return False
+        except OSError:
+            return False  # the full path reports it
+        unchanged.append(row)
+    if prune and any(not Path(row.path).exists() for row in stored.values()):
+        return False
+    summary.unchanged = len(unchanged)
+    summary.files.extend({"path": row.path, "status": "unchanged", "doc_id": row.doc_id}
+                         for row in unchanged)  # fmt: skip
+    return True
 
 
 def _checked(config: ChunkingConfig | None, encoder: Encoder) -> ChunkingConfig:
@@ -259,7 +288,7 @@ def remove_documents(
     store: IndexStore, encoder: Encoder, doc_id: str, revision: str | None = None
 ) -> list[DocumentRow]:
     """Delete every revision of a document (or one) from all indexes, in one generation."""
-    with store.writer(encoder.name, encoder.dim) as writer:
+    with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
         rows = [r for r in writer.revisions_of(doc_id)
                 if revision is None or r.meta.revision == revision]  # fmt: skip
         for row in rows:

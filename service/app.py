@@ -96,6 +96,7 @@ def _add_operations(app: FastAPI) -> None:
             model=manifest.model if manifest else None,
             generation=manifest.generation if manifest else None,
             chunks=manifest.count if manifest else 0,
+            precision=manifest.precision if manifest else None,
         )
 
     @app.get("/v1/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})

@@ -82,6 +82,7 @@ class EvalResult:
         return {
             "dataset": self.dataset, "queries": self.queries,
             "runs": [run.to_dict() for run in self.runs],
+            "index_seconds": round(self.index_seconds, 1), "chunks": self.chunks,
         }  # fmt: skip
 
 
@@ -138,6 +139,8 @@ def evaluate(
 def cache_key(dataset: BeirDataset, encoder: Encoder, config: ChunkingConfig) -> str:
     parts = [dataset.corpus_hash, encoder.name, str(encoder.dim), str(config.max_tokens),
              str(config.overlap_tokens), str(FORMAT_VERSION)]  # fmt: skip
+    if encoder.precision != "fp32":  # fp32 keys stay as they were: their caches still serve
+        parts.append(encoder.precision)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 

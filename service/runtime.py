@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ingest.chunking.units import ChunkingConfig
 from ingest.pipeline import IngestSummary, Progress, ingest, remove_documents
-from retriever.models.encoder import Encoder, load_encoder
+from retriever.models.batching import BatchingEncoder
+from retriever.models.deferred import DeferredEncoder
+from retriever.models.encoder import Encoder, load_encoder, model_name
 from retriever.models.reranker import Reranker, load_reranker
 from retriever.models.sentence_cache import CachingEncoder
 from retriever.ranking.modes import DEFAULT_MODE, reranks
@@ -30,7 +32,8 @@ class EmptyIndexError(StoreError):
 
 
 def default_encoder(settings: Settings) -> Encoder:
-    return load_encoder(settings.model, settings.model_cache, settings.batch_size)
+    return load_encoder(settings.model, settings.model_cache, settings.batch_size,
+                        settings.precision)  # fmt: skip
 
 
 class Runtime:
@@ -49,7 +52,9 @@ class Runtime:
     def encoder(self) -> Encoder:
         with self._lock:
             if self._encoder is None:
-                self._encoder = CachingEncoder(self._encoder_factory(self.settings))
+                loaded = self._encoder_factory(self.settings)
+                # concurrent queries share one model call; sentence vectors are remembered
+                self._encoder = CachingEncoder(BatchingEncoder(loaded))
             return self._encoder
 
     @property
@@ -115,7 +120,7 @@ class Runtime:
     ) -> SearchResult:
         reranker = self.reranker if reranks(mode) else None
         with self.reading() as snapshot:
-            return search(snapshot, self.encoder, question, k, mode, filters, reranker,
+            return search(snapshot, self._deferred(), question, k, mode, filters, reranker,
                           include_superseded, groups)  # fmt: skip
 
     @property
@@ -124,7 +129,15 @@ class Runtime:
 
     def ingest(self, paths: list[Path], prune: bool, progress: Progress | None) -> IngestSummary:
         self.store.check_writer_free()  # before the model loads, which takes seconds
-        return ingest(paths, self.store, self._ingest_encoder(), self.chunking, prune, progress)
+        return ingest(paths, self.store, self._deferred(self._ingest_encoder), self.chunking,
+                      prune, progress)  # fmt: skip
+
+    def _deferred(self, load: Callable[[], Encoder] | None = None) -> DeferredEncoder:
+        """The encoder, loaded only when used: an unchanged re-ingest or a BM25 query never
+        loads the model. Its name is the setting's, unless a factory of tests stands in."""
+        known = self._encoder_factory is default_encoder
+        name = model_name(self.settings.model) if known else None
+        return DeferredEncoder(name, load or (lambda: self.encoder))
 
     def _ingest_encoder(self) -> Encoder:
         """The local encoder, or one that embeds passages on Ray actors for a large backfill."""

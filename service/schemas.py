@@ -76,6 +76,9 @@ class HealthResponse(BaseModel):
     model: str | None
     generation: int | None
     chunks: int
+    precision: str | None = Field(
+        default=None, description="what the index's passages were embedded in: fp32 or bf16"
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.chunking.units import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from retriever.models.encoder import DEFAULT_MODEL
+from retriever.models.precision import Setting as PrecisionSetting
 from retriever.store.backend import VectorBackend
 from retriever.store.faiss_backend import FaissBackend
 from retriever.store.milvus.backend import MilvusBackend
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=DEFAULT_CHUNK_TOKENS, ge=16, le=512)
     chunk_overlap: int = Field(default=DEFAULT_OVERLAP_TOKENS, ge=0, le=128)
     batch_size: int = Field(default=32, ge=1, le=512)
+    precision: PrecisionSetting = Field(
+        default="auto", description="model arithmetic: auto (bf16 where the CPU has it), bf16, fp32"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_question_chars: int = Field(default=2000, ge=1)

@@ -23,6 +23,7 @@ class FakeEncoder:
     name = "fake-hash-1024"
     dim = 1024
     max_tokens = 500
+    precision = "fp32"
 
     def __init__(self) -> None:
         self.embedded: list[str] = []

@@ -91,3 +91,16 @@ def test_passage_vectors_keep_input_order(encoder: SentenceTransformerEncoder) -
     together = small_batches.encode_passages(texts)
     one_by_one = np.vstack([encoder.encode_passages([t]) for t in texts])
     assert np.allclose(together, one_by_one, atol=1e-4)
+
+
+def test_bf16_vectors_agree_with_fp32(
+    model_cache: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    bf16 = load_encoder(DEFAULT_MODEL, model_cache, precision="bf16")
+    assert bf16.precision == "bf16" and encoder.precision == "fp32"
+    texts = ["射出成型毛邊怎麼調？降低射出壓力每次 5 bar。", "Lock out the main disconnect first.",
+             "堆高機翻車時留在護頂架內 Stay inside the overhead guard."]  # fmt: skip
+    cosines = np.sum(bf16.encode_passages(texts) * encoder.encode_passages(texts), axis=1)
+    assert cosines.min() >= 0.998, cosines
+    query = np.sum(bf16.encode_queries(texts[:1]) * encoder.encode_queries(texts[:1]), axis=1)
+    assert query.min() >= 0.998

@@ -61,8 +61,7 @@ class SparseIndex:
         results: list[list[tuple[int, float]]] = [[] for _ in queries]
         tokens = [sparse_tokens(q) for q in queries]
         if lexicon is not None:
-            tokens = [t + translations(q, lexicon, self._known, self._common)
-                      for q, t in zip(queries, tokens, strict=True)]  # fmt: skip
+            tokens = [t + self.translated(q, lexicon) for q, t in zip(queries, tokens, strict=True)]
         asked = [i for i, t in enumerate(tokens) if t]  # no tokens, nothing can match
         if not self._chunk_ids or k <= 0 or not asked:
             return results
@@ -83,6 +82,10 @@ class SparseIndex:
         self, query: str, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         return self.search_many([query], k, allowed_ids)[0]
+
+    def translated(self, question: str, lexicon: Lexicon) -> list[str]:
+        """The question's words in the other script, as tokens this index holds."""
+        return translations(question, lexicon, self._known, self._common)
 
     def _known(self, token: str) -> bool:
         return token in self._bm25.vocab_dict

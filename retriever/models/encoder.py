@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from retriever.lazy import require
+from retriever.models.precision import Precision, inference, resolve
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -40,6 +41,11 @@ class Encoder(Protocol):
         """Content tokens a passage may hold (prefix and special tokens excluded)."""
         ...
 
+    @property
+    def precision(self) -> str:
+        """What the model computes in: 'fp32' or 'bf16' (retriever/models/precision.py)."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
     def encode_passages(
@@ -52,10 +58,14 @@ class Encoder(Protocol):
 class SentenceTransformerEncoder:
     """A local sentence-transformers folder; prefixes come from the folder's prompts."""
 
-    def __init__(self, model: SentenceTransformer, name: str, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: SentenceTransformer, name: str, batch_size: int = 32,
+        precision: Precision = "fp32",
+    ) -> None:  # fmt: skip
         self._model = model
         self._name = name
         self._batch_size = batch_size
+        self._precision: Precision = precision
         prompts: dict[str, str] = dict(getattr(model, "prompts", {}) or {})
         self._query_prefix = prompts.get("query", "")
         self._passage_prefix = prompts.get("passage", prompts.get("document", ""))
@@ -79,6 +89,10 @@ class SentenceTransformerEncoder:
         return self._max_tokens
 
     @property
+    def precision(self) -> Precision:
+        return self._precision
+
+    @property
     def model(self) -> SentenceTransformer:
         """The underlying model, for benchmarks that compare against raw `encode`."""
         return self._model
@@ -86,6 +100,10 @@ class SentenceTransformerEncoder:
     @property
     def passage_prefix(self) -> str:
         return self._passage_prefix
+
+    @property
+    def query_prefix(self) -> str:
+        return self._query_prefix
 
     def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         encoded = self._model.tokenizer(list(texts), add_special_tokens=False)
@@ -115,14 +133,16 @@ class SentenceTransformerEncoder:
         return self._encode([self._query_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self._model.encode(
-            texts,
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        with inference(self._precision):
+            vectors = self._model.encode(
+                texts,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_tensor=True,
+                show_progress_bar=False,
+            )
+        # autocast hands back bf16 tensors, which numpy cannot hold: fp32 from here on
+        return np.asarray(vectors.float().numpy(), dtype=np.float32)
 
 
 def sentence_transformers() -> Any:
@@ -141,6 +161,13 @@ def set_offline_flags() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def model_name(model: str) -> str:
+    """The name an index records for a model setting, without loading or building it."""
+    if model in (DEFAULT_MODEL, MINILM_MODEL):
+        return model
+    return Path(model).expanduser().resolve().name
+
+
 def resolve_model_folder(model: str, models_dir: Path) -> tuple[str, Path]:
     """Map a model setting (known name or local folder) to (name, folder), building if needed."""
     if model == DEFAULT_MODEL:
@@ -151,7 +178,7 @@ def resolve_model_folder(model: str, models_dir: Path) -> tuple[str, Path]:
         return model, _packaged_minilm_folder()
     folder = Path(model).expanduser()
     if folder.is_dir():
-        return folder.resolve().name, folder
+        return model_name(model), folder
     raise EncoderError(
         f"unknown embedding model {model!r}: use {DEFAULT_MODEL!r}, {MINILM_MODEL!r} "
         "or the path of a local sentence-transformers folder"
@@ -169,7 +196,11 @@ def _packaged_minilm_folder() -> Path:
     return Path(spec.origin).parent / "model"
 
 
-def load_encoder(model: str, models_dir: Path, batch_size: int = 32) -> SentenceTransformerEncoder:
+def load_encoder(
+    model: str, models_dir: Path, batch_size: int = 32, precision: str = "fp32"
+) -> SentenceTransformerEncoder:
+    """`precision`: a setting of retriever/models/precision.py (`auto` resolved here)."""
+    computed = resolve(precision)
     set_offline_flags()
     name, folder = resolve_model_folder(model, models_dir)
     hf_logging = require("transformers.utils.logging", "transformers")
@@ -182,4 +213,5 @@ def load_encoder(model: str, models_dir: Path, batch_size: int = 32) -> Sentence
         )
     except (OSError, ValueError) as exc:
         raise EncoderError(f"cannot load embedding model from {folder}: {exc}") from exc
-    return SentenceTransformerEncoder(st_model, name=name, batch_size=batch_size)
+    return SentenceTransformerEncoder(st_model, name=name, batch_size=batch_size,
+                                      precision=computed)  # fmt: skip

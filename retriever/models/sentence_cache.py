@@ -36,6 +36,10 @@ class CachingEncoder:
     def max_tokens(self) -> int:
         return self.inner.max_tokens
 
+    @property
+    def precision(self) -> str:
+        return self.inner.precision
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.inner.count_tokens(texts)
 

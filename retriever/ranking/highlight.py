@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -20,27 +20,45 @@ CACHED_SENTENCES = 32_768
 
 
 def best_sentences(
-    texts: Sequence[str], question: str, query_vector: np.ndarray | None, encoder: Encoder | None
+    texts: Sequence[str],
+    question: str,
+    query_vector: np.ndarray | None,
+    encoder: Encoder | None,
+    translate: Callable[[], Sequence[str]] | None = None,
 ) -> list[Span | None]:
     """Lexical overlap picks the sentence. A passage in the other script than the question's
-    shares no word with it, so there the embedder compares the sentences instead (only there:
-    it costs a model call)."""
+    shares no word with it: there the question's dictionary translations (`translate()`: BM25
+    tokens of the other script, asked for once and only then) are matched instead, and only
+    where they find nothing does the embedder compare the sentences (a model call: the
+    costliest step of a query)."""
     wanted = set(sparse_tokens(question))
+    across: set[str] | None = None
     script = script_of(question)
     spans = [_trimmed_spans(t) for t in texts]
     best: list[Span | None] = []
     unmatched: list[int] = []
     for i, (text, candidates) in enumerate(zip(texts, spans, strict=True)):
-        overlaps = [len(wanted & _tokens(text[s:e])) for s, e in candidates]
-        if overlaps and max(overlaps) > 0:
-            best.append(candidates[overlaps.index(max(overlaps))])
-        else:
-            best.append(None)
-            if candidates and script_of(text) != script:
-                unmatched.append(i)
+        other = script_of(text) != script
+        found = _most_shared(text, candidates, wanted)
+        if found is None and other and translate is not None:
+            across = set(translate()) if across is None else across
+            found = _most_shared(text, candidates, across)
+        best.append(found)
+        if found is None and candidates and other:
+            unmatched.append(i)
     if unmatched and query_vector is not None and encoder is not None:
         _by_embedding(best, unmatched, texts, spans, query_vector, encoder)
     return best
+
+
+def _most_shared(text: str, candidates: Sequence[Span], wanted: set[str]) -> Span | None:
+    """The sentence sharing the most tokens with `wanted` (the first of a tie), if any shares."""
+    if not wanted:
+        return None
+    overlaps = [len(wanted & _tokens(text[s:e])) for s, e in candidates]
+    if not overlaps or max(overlaps) == 0:
+        return None
+    return candidates[overlaps.index(max(overlaps))]
 
 
 def _by_embedding(

@@ -75,7 +75,7 @@ def _retrieved(
     dense = snapshot.dense_many(vectors, pool if mode != "dense" else depth, allowed)
     if mode == "dense":
         return dense, ["dense"]
-    lexicon = _lexicon_for(snapshot, lexicon) if mode == "hybrid" else None
+    lexicon = lexicon_for(snapshot, lexicon) if mode == "hybrid" else None
     sparse = snapshot.sparse_many(questions, pool, allowed, lexicon)
     if mode == "hybrid-rrf":  # kept to compare against: measured below z-score fusion
         pairs = zip(dense, sparse, strict=True)
@@ -104,7 +104,8 @@ def _zscore_votes(
     return [_never, _outside(scripts, script)], [1.0, _visibility(scripts, script, dense)]
 
 
-def _lexicon_for(snapshot: Snapshot, lexicon: Lexicon | None) -> Lexicon | None:
+def lexicon_for(snapshot: Snapshot, lexicon: Lexicon | None = None) -> Lexicon | None:
+    """The dictionary that translates questions in a bilingual index; None in one language."""
     if not snapshot.bilingual():
         return None
     return lexicon if lexicon is not None else default_lexicon()

@@ -4,7 +4,7 @@ the citation narrowed to its step. The modes are modes.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -14,7 +14,7 @@ from retriever.models.encoder import Encoder
 from retriever.models.reranker import Reranker
 from retriever.ranking.highlight import best_sentences
 from retriever.ranking.modes import DEFAULT_MODE, Mode, SearchError, check_mode, needs_vectors
-from retriever.ranking.retrieve import CANDIDATES, rank_many
+from retriever.ranking.retrieve import CANDIDATES, lexicon_for, rank_many
 from retriever.records import ChunkRanking, Citation, Passage, step_at
 from retriever.store.snapshot import Snapshot
 from retriever.text import is_text
@@ -45,14 +45,24 @@ def search(
     checked = check_mode(mode, reranker is not None)
     _check_filters(filters)
     _check_text([question, *(v for values in (filters or {}).values() for v in values)])
-    snapshot.manifest.check_model(encoder.name, encoder.dim)
-    vector = encoder.encode_queries([question]) if needs_vectors(checked) else None
+    vector = None
+    if needs_vectors(checked):  # BM25 alone needs no model: it is not even loaded
+        snapshot.manifest.check_model(encoder.name, encoder.dim)
+        vector = encoder.encode_queries([question])
     allowed = snapshot.select(filters, include_superseded, groups)
     rankings, stages = rank_many(snapshot, [question], vector, checked, CANDIDATES, allowed,
                                  reranker=reranker)  # fmt: skip
     passages = _top_distinct(snapshot, rankings[0], k)
     query_vector = None if vector is None else vector[0]
-    return SearchResult(_highlighted(passages, question, query_vector, encoder), checked, stages)
+    highlighted = _highlighted(passages, question, query_vector, encoder,
+                               lambda: _translated(snapshot, question))  # fmt: skip
+    return SearchResult(highlighted, checked, stages)
+
+
+def _translated(snapshot: Snapshot, question: str) -> list[str]:
+    """The question in the other script's BM25 tokens, in a bilingual index (else nothing)."""
+    lexicon = lexicon_for(snapshot)
+    return snapshot.translated(question, lexicon) if lexicon is not None else []
 
 
 def _check_filters(filters: Filters | None) -> None:
@@ -125,9 +135,14 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def _highlighted(
-    passages: list[Passage], question: str, query_vector: np.ndarray | None, encoder: Encoder
+    passages: list[Passage],
+    question: str,
+    query_vector: np.ndarray | None,
+    encoder: Encoder,
+    translate: Callable[[], Sequence[str]],
 ) -> list[Passage]:
-    spans = best_sentences([p.text for p in passages], question, query_vector, encoder)
+    spans = best_sentences([p.text for p in passages], question, query_vector, encoder,
+                           translate)  # fmt: skip
     return [_cited_at(replace(p, highlight=span)) for p, span in zip(passages, spans, strict=True)]
 
 

@@ -40,6 +40,17 @@ class IndexStore:
         name = self.current_generation()
         return read_manifest(self.root / name) if name else None
 
+    def live_documents(self) -> list[DocumentRow]:
+        """The live generation's documents from its metadata alone (no vectors, no BM25)."""
+        name = self.current_generation()
+        if name is None:
+            return []
+        meta = MetadataDB(self.root / name / layout.METADATA, read_only=True)
+        try:
+            return meta.documents()
+        finally:
+            meta.close()
+
     def snapshot(self) -> GenerationSnapshot | None:
         name = self.current_generation()
         if name is None:
@@ -49,8 +60,9 @@ class IndexStore:
             raise StoreError(f"index generation {folder} named by CURRENT is missing")
         return GenerationSnapshot(folder, self.backend)
 
-    def writer(self, model: str, dim: int) -> StoreWriter:
-        return StoreWriter(self, model, dim)
+    def writer(self, model: str, dim: int, precision: str = "fp32") -> StoreWriter:
+        """`precision`: what the encoder of this generation's new passages computes in."""
+        return StoreWriter(self, model, dim, precision)
 
     def check_writer_free(self) -> None:
         """Fail now, before a caller spends time loading a model, when another ingest writes."""
@@ -60,17 +72,17 @@ class IndexStore:
 class StoreWriter:
     """Stages the next generation; `commit()` swaps it in, `abort()` throws it away."""
 
-    def __init__(self, store: IndexStore, model: str, dim: int) -> None:
+    def __init__(self, store: IndexStore, model: str, dim: int, precision: str = "fp32") -> None:
         self._store = store
         self._lock = layout.writer_lock(store.root)
         try:
             layout.remove_stale_staging(store.root, store.current_generation())
-            self._open_staging(model, dim)
+            self._open_staging(model, dim, precision)
         except BaseException:
             self._lock.close()
             raise
 
-    def _open_staging(self, model: str, dim: int) -> None:
+    def _open_staging(self, model: str, dim: int, precision: str) -> None:
         previous = self._store.manifest()
         if previous is not None:
             previous.check_model(model, dim)
@@ -88,7 +100,7 @@ class StoreWriter:
         crash_point("writer:staged")
         self.manifest = Manifest(
             FORMAT_VERSION, model, dim, 0, previous.next_chunk_id if previous else 1,
-            generation, time.time(), backend=self._store.backend.name,
+            generation, time.time(), backend=self._store.backend.name, precision=precision,
             **self._store.backend.extra_manifest(),
         )  # fmt: skip
 

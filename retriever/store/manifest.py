@@ -25,6 +25,7 @@ class Manifest:
     language_projection: bool = False
     backend: str = "faiss"  # where the dense vectors are: "faiss" (this folder) or "milvus"
     collection: str | None = None  # the Milvus collection, with the milvus backend
+    precision: str = "fp32"  # what the encoder of this generation's new passages computed in
 
     def check_backend(self, backend: str, collection: str | None = None) -> None:
         if self.backend != backend:

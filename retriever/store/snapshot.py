@@ -48,6 +48,8 @@ class Snapshot(Protocol):
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]: ...
 
+    def translated(self, question: str, lexicon: Lexicon) -> list[str]: ...
+
     def scripts(self) -> dict[int, str]: ...
 
     def bilingual(self) -> bool: ...
@@ -155,6 +157,10 @@ class GenerationSnapshot:
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         return self._meta.chunk_rows(chunk_ids)
+
+    def translated(self, question: str, lexicon: Lexicon) -> list[str]:
+        """The question's words in the other script, as the BM25 tokens of this generation."""
+        return self.sparse.translated(question, lexicon)
 
     def documents(self) -> list[DocumentRow]:
         return self._meta.documents()

@@ -1,0 +1,117 @@
+"""Questions that arrive together are encoded in one model call: a server's concurrent queries
+share a batch instead of queueing for the model one by one.
+
+No thread of its own: the first caller to find no batch forming leads one. It waits for others
+to join while they keep arriving (each gap at most `gap` seconds, the whole wait at most `wait`),
+then encodes the batch and hands every caller its own rows. Callers arriving meanwhile form the
+next batch. A caller alone waits one gap, a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retriever.models.encoder import Encoder, ProgressFn
+
+GAP_SECONDS = 0.002  # a batch closes when no question arrived for this long
+WAIT_SECONDS = 0.010  # and at the latest this long after it opened
+MAX_BATCH = 32  # questions per model call
+BATCHES_KEPT = 1000
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    done: threading.Event = field(default_factory=threading.Event)
+    vectors: np.ndarray | None = None
+    error: BaseException | None = None
+
+
+class BatchingEncoder:
+    """An Encoder whose `encode_queries` batches concurrent callers; all else is the inner
+    encoder's."""
+
+    def __init__(
+        self, inner: Encoder, gap: float = GAP_SECONDS, wait: float = WAIT_SECONDS,
+        max_batch: int = MAX_BATCH,
+    ) -> None:  # fmt: skip
+        self.inner = inner
+        self._gap, self._wait, self._max_batch = gap, wait, max_batch
+        self._cond = threading.Condition()
+        self._forming: list[_Request] = []
+        self._leading = False
+        # questions per recent model call, for tests and benchmarks
+        self.batches: deque[int] = deque(maxlen=BATCHES_KEPT)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    @property
+    def precision(self) -> str:
+        return self.inner.precision
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def encode_passages(
+        self, texts: Sequence[str], progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        return self.inner.encode_passages(texts, progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        request = _Request(list(texts))
+        with self._cond:
+            self._forming.append(request)
+            leads, self._leading = not self._leading, True
+            self._cond.notify_all()
+        if leads:
+            self._run(self._collect())
+        else:
+            request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.vectors is not None
+        return request.vectors
+
+    def _collect(self) -> list[_Request]:
+        """Wait while questions keep arriving, then take the batch and let the next form."""
+        opened = time.monotonic()
+        with self._cond:
+            while sum(len(r.texts) for r in self._forming) < self._max_batch:
+                seen = len(self._forming)
+                left = min(self._gap, opened + self._wait - time.monotonic())
+                if left <= 0 or not self._cond.wait(left) or len(self._forming) == seen:
+                    break
+            batch, self._forming, self._leading = self._forming, [], False
+        return batch
+
+    def _run(self, batch: list[_Request]) -> None:
+        texts = [text for request in batch for text in request.texts]
+        self.batches.append(len(texts))
+        try:
+            vectors = self.inner.encode_queries(texts)
+        except BaseException as exc:  # every caller of the batch gets the failure
+            for request in batch:
+                request.error = exc
+                request.done.set()
+            return
+        start = 0
+        for request in batch:
+            request.vectors = vectors[start : start + len(request.texts)]
+            start += len(request.texts)
+            request.done.set()
