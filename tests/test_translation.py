@@ -9,6 +9,7 @@ import numpy as np
 from retriever.bm25.index import SparseIndex
 from retriever.bm25.tokens import sparse_tokens
 from retriever.bm25.translation import Lexicon, parse_cedict, translations
+from retriever.ranking.highlight import best_sentences
 from retriever.ranking.retrieve import rank_many
 from retriever.store.backend import Selection
 
@@ -99,3 +100,18 @@ def test_hybrid_translates_only_in_a_bilingual_index() -> None:
     with_lexicon, _ = rank_many(one_language, question, vectors, "hybrid", 5, lexicon=LEXICON)  # type: ignore[arg-type]
     without, _ = rank_many(one_language, question, vectors, "hybrid", 5)  # type: ignore[arg-type]
     assert with_lexicon == without  # a one-language index ranks exactly as before
+
+
+def test_a_cross_script_highlight_takes_a_decisive_dictionary_match_without_the_model() -> None:
+    text = "Check the oil level. Stay inside the overhead guard if the truck starts to tip over."
+    decisive = ["stay", "insid", "overhead", "guard", "tip"]
+    vague = ["check", "truck"]  # one token each in both sentences: not decisive
+
+    class Refuse:
+        def encode_passages(self, texts: object) -> None:
+            raise AssertionError("a decisive dictionary match needs no model")
+
+    query = np.ones(4, dtype=np.float32)
+    found = best_sentences([text], "堆高機翻車時該怎麼做", query, Refuse(), lambda: decisive)  # type: ignore[arg-type]
+    assert found == [(21, 84)]
+    assert best_sentences([text], "堆高機翻車時該怎麼做", None, None, lambda: vague) == [None]

@@ -55,11 +55,11 @@ def search(
     passages = _top_distinct(snapshot, rankings[0], k)
     query_vector = None if vector is None else vector[0]
     highlighted = _highlighted(passages, question, query_vector, encoder,
-                               lambda: _translated(snapshot, question))  # fmt: skip
+                               lambda: translated(snapshot, question))  # fmt: skip
     return SearchResult(highlighted, checked, stages)
 
 
-def _translated(snapshot: Snapshot, question: str) -> list[str]:
+def translated(snapshot: Snapshot, question: str) -> list[str]:
     """The question in the other script's BM25 tokens, in a bilingual index (else nothing)."""
     lexicon = lexicon_for(snapshot)
     return snapshot.translated(question, lexicon) if lexicon is not None else []
