@@ -1,6 +1,7 @@
 """Query latency per mode at 10k and 100k chunks, next to a raw encode + FAISS search baseline.
 
     python bench/query_latency.py [--sizes 10000 100000] [--queries 200] [--real 2000]
+                                  [--precision auto]
 
 Embedding 100k chunks takes over an hour on 2 cores, so the corpus is synthetic: `--real`
 chunks from the shared sets (SciFact, e-manual, DRCD: English and Traditional Chinese) are
@@ -25,6 +26,7 @@ import numpy as np
 from retriever.models.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
 from retriever.ranking.search import search
 from retriever.records import Chunk, Document
+from retriever.store.faiss_backend import approximate
 from retriever.store.index_store import IndexStore
 from retriever.store.snapshot import GenerationSnapshot
 
@@ -39,11 +41,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--real", type=int, default=2000)
     parser.add_argument("--models-dir", type=Path, default=Path(".shifu/models"))
+    parser.add_argument("--precision", default="auto", help="auto, bf16 or fp32")
     args = parser.parse_args()
-    encoder = load_encoder(DEFAULT_MODEL, args.models_dir)
-    texts, questions = _sample_texts(args.real), _sample_questions(args.queries)
+    encoder = load_encoder(DEFAULT_MODEL, args.models_dir, precision=args.precision)
+    texts, questions = sample_texts(args.real), sample_questions(args.queries)
     vectors = encoder.encode_passages(texts)
-    print(f"real chunks embedded: {len(texts)}; queries: {len(questions)}")
+    print(f"real chunks embedded: {len(texts)}; queries: {len(questions)}; {encoder.precision}")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as home:
             store = IndexStore(Path(home))
@@ -53,7 +56,7 @@ def main() -> None:
             _report(size, snapshot, encoder, questions)
 
 
-def _sample_texts(count: int) -> list[str]:
+def sample_texts(count: int) -> list[str]:
     per_set = count // len(SETS)
     texts: list[str] = []
     for name in SETS:
@@ -63,7 +66,7 @@ def _sample_texts(count: int) -> list[str]:
     return texts
 
 
-def _sample_questions(count: int) -> list[str]:
+def sample_questions(count: int) -> list[str]:
     questions: list[str] = []
     for name in SETS:
         with (SHARED / name / "queries.jsonl").open(encoding="utf-8") as handle:
@@ -90,8 +93,9 @@ def _build(
             chunks = [Chunk(doc.key, i, t, 0, len(t)) for i, t in enumerate(chunk_texts)]
             writer.put_document(doc, chunks, noisy.astype(np.float32))
         manifest = writer.commit()
-    print(f"\n{size} chunks built in {time.perf_counter() - began:.0f} s "
-          f"(language projection: {manifest.language_projection})")  # fmt: skip
+    dense = "HNSW" if approximate("auto", size) else "exact"
+    print(f"\n{size} chunks built in {time.perf_counter() - began:.0f} s (language "
+          f"projection: {manifest.language_projection}; dense search {dense})")  # fmt: skip
 
 
 def _variant(text: str, rng: np.random.Generator) -> str:

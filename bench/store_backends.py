@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.query_latency import _build, _sample_questions, _sample_texts
+from bench.query_latency import _build, sample_questions, sample_texts
 from retriever.models.encoder import DEFAULT_MODEL, SentenceTransformerEncoder, load_encoder
 from retriever.ranking.search import search
 from retriever.store.backend import VectorBackend
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--models-dir", type=Path, default=Path(".shifu/models"))
     args = parser.parse_args()
     encoder = load_encoder(DEFAULT_MODEL, args.models_dir)
-    texts, questions = _sample_texts(args.real), _sample_questions(args.queries)
+    texts, questions = sample_texts(args.real), sample_questions(args.queries)
     vectors = encoder.encode_passages(texts)
     query_vectors = encoder.encode_queries(questions)
     print(f"{args.size} chunks; {len(questions)} queries\n")

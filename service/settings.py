@@ -12,7 +12,7 @@ from ingest.chunking.units import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from retriever.models.encoder import DEFAULT_MODEL
 from retriever.models.precision import Setting as PrecisionSetting
 from retriever.store.backend import VectorBackend
-from retriever.store.faiss_backend import FaissBackend
+from retriever.store.faiss_backend import DenseIndex, FaissBackend
 from retriever.store.milvus.backend import MilvusBackend
 from retriever.store.milvus.collection import MilvusTarget
 
@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(default=True, description="structured JSON logs from `shifu serve`")
     store: Literal["faiss", "milvus"] = Field(default="faiss", description="where vectors live")
+    dense_index: DenseIndex = Field(
+        default="auto", description="FAISS search: auto (HNSW from 250k chunks), flat, hnsw"
+    )
     milvus_uri: str | None = Field(
         default=None,
         description="Milvus Lite file or http(s)://host:19530 (default HOME/milvus.db)",
@@ -83,4 +86,4 @@ class Settings(BaseSettings):
         """FAISS in the home, or Milvus (`collection` overrides the configured name)."""
         if self.store == "milvus":
             return MilvusBackend(self.milvus_target(collection))
-        return FaissBackend()
+        return FaissBackend(self.dense_index)

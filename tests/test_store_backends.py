@@ -1,6 +1,7 @@
-"""One contract, two vector backends: FAISS in the home, and Milvus (Lite here; the server in
-test_milvus_server.py). Milvus Lite's filtered HNSW may return fewer hits than asked, so
-these tests assert what is found and what is never found, not exact counts of hits."""
+"""One contract, two vector backends: FAISS in the home (exact, and HNSW as in a large home), and
+Milvus (Lite here; the server in test_milvus_server.py). Milvus Lite's filtered HNSW may return
+fewer hits than asked, so these tests assert what is found and what is never found, not exact
+counts of hits."""
 
 from __future__ import annotations
 
@@ -35,11 +36,12 @@ FRONT = "---\ndoc_id: SOP-IM-012\nrevision: {rev}\ndoc_type: sop\n{extra}---\n"
 
 
 @pytest.fixture(
-    params=["faiss", "milvus-lite", pytest.param("milvus-server", marks=pytest.mark.milvus_server)]
-)
+    params=["faiss", "faiss-hnsw", "milvus-lite",
+            pytest.param("milvus-server", marks=pytest.mark.milvus_server)]
+)  # fmt: skip
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorBackend]:
-    if request.param == "faiss":
-        yield FaissBackend()
+    if request.param.startswith("faiss"):  # HNSW: the approximate index of a large home
+        yield FaissBackend("hnsw" if request.param == "faiss-hnsw" else "flat")
         return
     if request.param == "milvus-server":
         uri = server_uri(request.getfixturevalue("server"))

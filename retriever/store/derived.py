@@ -1,6 +1,6 @@
 """What a generation derives from its chunks at commit time: the BM25 index, and for the FAISS
-backend the search-side dense index (with the language direction projected out when the index
-is bilingual)."""
+backend the search-side dense index when it differs from the raw vectors (the language direction
+projected out of a bilingual index; an approximate HNSW index of a large one)."""
 
 from __future__ import annotations
 
@@ -28,15 +28,17 @@ def load_sparse(folder: Path) -> SparseIndex:
     return SparseIndex.load(folder / SPARSE_DIR)
 
 
-def write_derived(folder: Path, raw: VectorIndex, meta: MetadataDB) -> bool:
-    """Write the derived indexes into a staging folder; True when a language direction is used."""
+def write_derived(folder: Path, raw: VectorIndex, meta: MetadataDB, approximate: bool) -> bool:
+    """Write the derived indexes into a staging folder; True when a language direction is used.
+    `approximate`: search an HNSW index instead of the exact one."""
     script_of = write_sparse(folder, meta)
     ids, vectors = raw.everything()
     direction = language_direction(vectors, [script_of[i] for i in ids])
-    if direction is None:
-        return False
-    np.save(folder / DIRECTION, direction)
-    VectorIndex.from_vectors(ids, project_out(vectors, direction), raw.dim).write(
-        folder / SEARCH_VECTORS
-    )
-    return True
+    if direction is not None:
+        np.save(folder / DIRECTION, direction)
+        vectors = project_out(vectors, direction)
+    if approximate:
+        VectorIndex.hnsw(ids, vectors, raw.dim).write(folder / SEARCH_VECTORS)
+    elif direction is not None:
+        VectorIndex.from_vectors(ids, vectors, raw.dim).write(folder / SEARCH_VECTORS)
+    return direction is not None

@@ -1,4 +1,7 @@
-"""The FAISS seam: the only module that imports faiss (lazily)."""
+"""The FAISS seam: the only module that imports faiss (lazily). An index is exact (flat inner
+product) or approximate (HNSW over the same vectors); both take the allowed ids of a query as an
+id selector, so a filter or access group is applied inside the search and nothing outside it is
+ever returned."""
 
 from __future__ import annotations
 
@@ -15,11 +18,22 @@ def _faiss() -> Any:
     return require("faiss", "faiss-cpu")
 
 
+HNSW_M = 32  # graph neighbours per vector
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128  # candidates a search keeps; raised to k when k is larger
+# a query allowed fewer than this share of the chunks is searched exactly among them: filtered
+# HNSW loses recall when most of the graph is filtered out
+EXACT_BELOW_SHARE = 0.1
+
+
 class VectorIndex:
-    """Inner-product index whose row ids are chunk ids (IndexIDMap2 over a flat index)."""
+    """Inner-product index whose row ids are chunk ids (IndexIDMap2 over a flat index, or
+    IndexIDMap over HNSW)."""
 
     def __init__(self, index: Any) -> None:
         self._index = index
+        self._hnsw = _faiss().downcast_index(index.index) if _is_hnsw(index) else None
+        self._ids: np.ndarray | None = None  # HNSW: chunk id of every internal position
 
     @classmethod
     def empty(cls, dim: int) -> VectorIndex:
@@ -31,6 +45,20 @@ class VectorIndex:
         index = cls.empty(dim)
         index.add(ids, vectors)
         return index
+
+    @classmethod
+    def hnsw(cls, ids: Sequence[int], vectors: np.ndarray, dim: int) -> VectorIndex:
+        """An approximate index over the vectors (they are kept in it, for exact fallbacks)."""
+        faiss = _faiss()
+        graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index = cls(faiss.IndexIDMap(graph))
+        index.add(ids, vectors)
+        return index
+
+    @property
+    def approximate(self) -> bool:
+        return self._hnsw is not None
 
     @classmethod
     def read(cls, path: Path) -> VectorIndex:
@@ -83,16 +111,50 @@ class VectorIndex:
         if self.count == 0 or k <= 0 or (allowed_ids is not None and len(allowed_ids) == 0):
             return [[] for _ in range(len(queries))]
         faiss = _faiss()
-        params = None
-        if allowed_ids is not None:
-            selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)
         matrix = np.ascontiguousarray(queries, dtype=np.float32)
-        scores, ids = _search(faiss, self._index, matrix, min(k, self.count), params)
+        k = min(k, self.count)
+        few = allowed_ids is not None and len(allowed_ids) < EXACT_BELOW_SHARE * self.count
+        if self._hnsw is not None and allowed_ids is not None and few:
+            return self._exact_among(matrix, k, allowed_ids)
+        scores, ids = _search(faiss, self._index, matrix, k, self._params(faiss, k, allowed_ids))
         return [
             [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
             for row_ids, row_scores in zip(ids, scores, strict=True)
         ]
+
+    def _params(self, faiss: Any, k: int, allowed_ids: Sequence[int] | None) -> Any:
+        """The search's parameters: the allowed ids as a selector, HNSW's candidate list."""
+        selector = None
+        if allowed_ids is not None:
+            selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
+        if self._hnsw is not None:
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k))
+        return None if selector is None else faiss.SearchParameters(sel=selector)
+
+    def _exact_among(
+        self, queries: np.ndarray, k: int, allowed_ids: Sequence[int]
+    ) -> list[list[tuple[int, float]]]:
+        """Exact scores of the allowed chunks only, from the vectors the HNSW index keeps."""
+        assert self._hnsw is not None
+        if self._ids is None:
+            self._ids = _faiss().vector_to_array(self._index.id_map)
+        order = np.argsort(self._ids, kind="stable")
+        wanted = np.asarray(allowed_ids, dtype=np.int64)
+        at = np.searchsorted(self._ids, wanted, sorter=order)
+        at = np.minimum(at, len(order) - 1)
+        positions = order[at][self._ids[order[at]] == wanted]
+        if len(positions) == 0:
+            return [[] for _ in range(len(queries))]
+        vectors = self._hnsw.storage.reconstruct_batch(positions.astype(np.int64))
+        scores = queries @ np.asarray(vectors, dtype=np.float32).T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return [[(int(self._ids[positions[j]]), float(row[j])) for j in picks]
+                for row, picks in zip(scores, top, strict=True)]  # fmt: skip
+
+
+def _is_hnsw(index: Any) -> bool:
+    inner = getattr(index, "index", None)
+    return inner is not None and "HNSW" in type(_faiss().downcast_index(inner)).__name__
 
 
 FEW_QUERIES = 4  # up to this many queries are searched in the calling thread
