@@ -134,7 +134,7 @@ def _all_unchanged(
     """True (and the files noted unchanged) when the live generation already holds every file
     as it is and nothing is to be pruned: then no writer, chunker or model is needed."""
     manifest = store.manifest()
-    if manifest is None or manifest.model != model or not files:
+    if manifest is None or manifest.model != model:
         return False
     stored = {row.path: row for row in store.live_documents()}
     unchanged = []

@@ -80,3 +80,18 @@ def test_a_bm25_query_runs_without_the_model(tmp_path: Path, corpus_copy: Path) 
     result = runtime.query("lockout main disconnect padlock", 3, mode="bm25")
     assert result.passages and result.passages[0].citation.doc_id == "SOP-MT-001"
     assert not runtime.encoder_loaded
+
+
+def test_highlight_sentences_reach_the_sentence_cache(tmp_path: Path, corpus_copy: Path) -> None:
+    encoder = FakeEncoder()
+    ingest([corpus_copy], IndexStore(tmp_path / "home"), encoder)
+    runtime = Runtime(Settings(home=tmp_path / "home"), lambda _: encoder)
+    question = "堆高機翻車時該怎麼做？"  # English forklift passages: sentences get embedded
+    english = {"doc_id": ["SOP-FL-003"]}
+    before = len(encoder.embedded)
+    first = runtime.query(question, 3, mode="dense", filters=english)
+    embedded = len(encoder.embedded)
+    assert embedded > before, "a Chinese question on English passages embeds their sentences"
+    again = runtime.query(question, 3, mode="dense", filters=english)
+    assert [p.highlight for p in again.passages] == [p.highlight for p in first.passages]
+    assert len(encoder.embedded) == embedded, "the second time, every sentence is cached"

@@ -58,3 +58,9 @@ class DeferredEncoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.encode_queries(texts)
+
+    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Highlight sentences: the loaded encoder's cached path where it has one."""
+        encode = getattr(self.encoder, "encode_sentences", self.encoder.encode_passages)
+        vectors: np.ndarray = encode(texts)
+        return vectors

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from retriever.lazy import require
-from retriever.models.precision import Precision, inference, resolve
+from retriever.models.precision import Precision, for_call, inference, resolve
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -133,7 +133,7 @@ class SentenceTransformerEncoder:
         return self._encode([self._query_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        with inference(self._precision):
+        with inference(for_call(self._precision, len(texts))):
             vectors = self._model.encode(
                 texts,
                 batch_size=self._batch_size,
