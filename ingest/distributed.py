@@ -16,6 +16,7 @@ import numpy as np
 
 from retriever.lazy import require
 from retriever.models.encoder import Encoder, ProgressFn
+from retriever.models.wrapper import WrappedEncoder
 
 EncoderLoader = Callable[[], Encoder]  # runs on each actor; must pickle (cloudpickle)
 
@@ -35,37 +36,16 @@ class _Embed:
         return {"row": batch["row"], "vector": np.asarray(vectors, dtype=np.float32)}
 
 
-class RayEncoder:
+class RayEncoder(WrappedEncoder):
     """An Encoder whose passage embedding runs on Ray; queries and token counts stay local."""
 
     def __init__(
         self, local: Encoder, load: EncoderLoader, workers: int = 2, batch_size: int = 64,
         address: str | None = None,
     ) -> None:  # fmt: skip
-        self._local, self._load = local, load
+        super().__init__(local)
+        self._load = load
         self._workers, self._batch_size, self._address = workers, batch_size, address
-
-    @property
-    def name(self) -> str:
-        return self._local.name
-
-    @property
-    def dim(self) -> int:
-        return self._local.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self._local.max_tokens
-
-    @property
-    def precision(self) -> str:
-        return self._local.precision
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self._local.count_tokens(texts)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._local.encode_queries(texts)
 
     def encode_passages(
         self, texts: Sequence[str], progress: ProgressFn | None = None

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retriever.models.encoder import Encoder, ProgressFn
+from retriever.models.encoder import Encoder
+from retriever.models.wrapper import WrappedEncoder
 
 GAP_SECONDS = 0.002  # a batch closes when no question arrived for this long
 WAIT_SECONDS = 0.010  # and at the latest this long after it opened
@@ -33,7 +34,7 @@ class _Request:
     error: BaseException | None = None
 
 
-class BatchingEncoder:
+class BatchingEncoder(WrappedEncoder):
     """An Encoder whose `encode_queries` batches concurrent callers; all else is the inner
     encoder's."""
 
@@ -41,37 +42,13 @@ class BatchingEncoder:
         self, inner: Encoder, gap: float = GAP_SECONDS, wait: float = WAIT_SECONDS,
         max_batch: int = MAX_BATCH,
     ) -> None:  # fmt: skip
-        self.inner = inner
+        super().__init__(inner)
         self._gap, self._wait, self._max_batch = gap, wait, max_batch
         self._cond = threading.Condition()
         self._forming: list[_Request] = []
         self._leading = False
         # questions per recent model call, for tests and benchmarks
         self.batches: deque[int] = deque(maxlen=BATCHES_KEPT)
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    @property
-    def precision(self) -> str:
-        return self.inner.precision
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def encode_passages(
-        self, texts: Sequence[str], progress: ProgressFn | None = None
-    ) -> np.ndarray:
-        return self.inner.encode_passages(texts, progress)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         request = _Request(list(texts))

@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from retriever.models.encoder import Encoder, ProgressFn
+from retriever.models.encoder import Encoder
+from retriever.models.wrapper import WrappedEncoder
 
 
-class DeferredEncoder:
+class DeferredEncoder(WrappedEncoder):
     """`name`, when known without the model (from the setting), is answered without loading
     it; everything else loads it."""
 
@@ -19,14 +20,10 @@ class DeferredEncoder:
         self._name = name
         self._load = load
         self._encoder: Encoder | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # no super().__init__: the inner encoder is not there yet
 
     @property
-    def loaded(self) -> bool:
-        return self._encoder is not None
-
-    @property
-    def encoder(self) -> Encoder:
+    def inner(self) -> Encoder:
         with self._lock:
             if self._encoder is None:
                 self._encoder = self._load()
@@ -34,33 +31,10 @@ class DeferredEncoder:
 
     @property
     def name(self) -> str:
-        return self._name if self._name is not None else self.encoder.name
-
-    @property
-    def dim(self) -> int:
-        return self.encoder.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self.encoder.max_tokens
-
-    @property
-    def precision(self) -> str:
-        return self.encoder.precision
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.encoder.count_tokens(texts)
-
-    def encode_passages(
-        self, texts: Sequence[str], progress: ProgressFn | None = None
-    ) -> np.ndarray:
-        return self.encoder.encode_passages(texts, progress)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.encoder.encode_queries(texts)
+        return self._name if self._name is not None else self.inner.name
 
     def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
         """Highlight sentences: the loaded encoder's cached path where it has one."""
-        encode = getattr(self.encoder, "encode_sentences", self.encoder.encode_passages)
+        encode = getattr(self.inner, "encode_sentences", self.inner.encode_passages)
         vectors: np.ndarray = encode(texts)
         return vectors

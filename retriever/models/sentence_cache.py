@@ -9,47 +9,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retriever.models.encoder import Encoder, ProgressFn
+from retriever.models.encoder import Encoder
+from retriever.models.wrapper import WrappedEncoder
 
 MAX_SENTENCES = 20_000  # about 30 MB of 384-dimension float32 vectors
 
 
-class CachingEncoder:
+class CachingEncoder(WrappedEncoder):
     """An encoder that also offers `encode_sentences`, cached by text (least recently used
     evicted); everything else is the wrapped encoder's, uncached."""
 
     def __init__(self, inner: Encoder, capacity: int = MAX_SENTENCES) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._capacity = capacity
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    @property
-    def precision(self) -> str:
-        return self.inner.precision
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def encode_passages(
-        self, texts: Sequence[str], progress: ProgressFn | None = None
-    ) -> np.ndarray:
-        return self.inner.encode_passages(texts, progress)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.encode_queries(texts)
 
     def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
