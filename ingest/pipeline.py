@@ -59,6 +59,11 @@ class IngestSummary:
         self.failures.append({"path": str(error.path), "reason": error.reason})
         self.files.append({"path": str(error.path), "status": "failed", "reason": error.reason})
 
+    def keep(self, path: str, doc_id: str) -> None:
+        """A file the index already holds as it is."""
+        self.unchanged += 1
+        self.files.append({"path": path, "status": "unchanged", "doc_id": doc_id})
+
     def warn(self, path: str, message: str) -> None:
         self.warnings.append({"path": path, "message": message})
 
@@ -141,17 +146,21 @@ def _all_unchanged(
     for file in files:
         row = stored.get(str(file.path))
         try:
-            if row is None or row.content_hash != source_hash(file.path, file.path.read_bytes()):
+            if row is None or not _stored_as_is(row, file, file.path.read_bytes()):
                 return False
         except OSError:
             return False  # the full path reports it
         unchanged.append(row)
     if prune and any(not Path(row.path).exists() for row in stored.values()):
         return False
-    summary.unchanged = len(unchanged)
-    summary.files.extend({"path": row.path, "status": "unchanged", "doc_id": row.doc_id}
-                         for row in unchanged)  # fmt: skip
+    for row in unchanged:
+        summary.keep(row.path, row.doc_id)
     return True
+
+
+def _stored_as_is(row: DocumentRow, file: SourceFile, data: bytes) -> bool:
+    """The stored document is this file's content and sidecar, unchanged."""
+    return row.content_hash == source_hash(file.path, data)
 
 
 def _checked(config: ChunkingConfig | None, encoder: Encoder) -> ChunkingConfig:
@@ -179,10 +188,8 @@ def _load_changed(
             summary.fail(LoadError(file.path, f"cannot read: {exc.strerror}"))
             continue
         existing = writer.document_by_path(str(file.path))
-        if existing is not None and existing.content_hash == source_hash(file.path, data):
-            summary.unchanged += 1
-            summary.files.append({"path": str(file.path), "status": "unchanged",
-                                  "doc_id": existing.doc_id})  # fmt: skip
+        if existing is not None and _stored_as_is(existing, file, data):
+            summary.keep(str(file.path), existing.doc_id)
             continue
         key = existing.key if existing else _new_key(file, writer)
         try:

@@ -10,6 +10,7 @@ import numpy as np
 
 from retriever.bm25.tokens import sparse_tokens
 from retriever.bm25.translation import Lexicon, translations
+from retriever.kept import KeptForList
 from retriever.lazy import require
 
 # Lucene-style BM25 with the parameters BEIR baselines use (Pyserini's k1=0.9, b=0.4)
@@ -28,9 +29,7 @@ class SparseIndex:
         self._bm25 = bm25
         self._chunk_ids = chunk_ids
         self._ids = np.asarray(chunk_ids, dtype=np.int64)
-        # the snapshot hands back the same allowed list for the same criteria, so its mask is
-        # kept (with the list itself, so the identity check cannot match a recycled object)
-        self._last_mask: tuple[Sequence[int], np.ndarray] | None = None
+        self._masks: KeptForList[np.ndarray] = KeptForList()
 
     @classmethod
     def build(cls, chunk_ids: Sequence[int], tokens: Sequence[list[str]]) -> SparseIndex:
@@ -101,9 +100,7 @@ class SparseIndex:
     def _mask(self, allowed_ids: Sequence[int] | None) -> np.ndarray | None:
         if allowed_ids is None:
             return None
-        if self._last_mask is not None and self._last_mask[0] is allowed_ids:
-            return self._last_mask[1]
-        allowed = np.asarray(allowed_ids, dtype=np.int64)
-        mask = np.isin(self._ids, allowed).astype(np.float32)
-        self._last_mask = (allowed_ids, mask)
-        return mask
+        return self._masks.get(allowed_ids, self._built_mask)
+
+    def _built_mask(self, allowed_ids: Sequence[int]) -> np.ndarray:
+        return np.isin(self._ids, np.asarray(allowed_ids, dtype=np.int64)).astype(np.float32)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from retriever.kept import KeptForList
 from retriever.lazy import require
 
 
@@ -34,12 +35,10 @@ class VectorIndex:
 
     def __init__(self, index: Any) -> None:
         self._index = index
-        self._hnsw = _faiss().downcast_index(index.index) if _is_hnsw(index) else None
+        self._hnsw = _hnsw_of(index)
         self._ids: np.ndarray | None = None  # HNSW: chunk id of every internal position
-        # the snapshot hands back the same allowed list for the same criteria: its selector (a
-        # hash set of up to every chunk id, costly to build) is kept with the list itself
-        self._last_selector: tuple[Sequence[int], Any] | None = None
-        self._last_positions: tuple[Sequence[int], Any] | None = None  # the same, for HNSW's
+        self._selectors: KeptForList[Any] = KeptForList()  # of chunk ids
+        self._positions: KeptForList[Any] = KeptForList()  # of HNSW's internal positions
 
     @classmethod
     def empty(cls, dim: int) -> VectorIndex:
@@ -136,11 +135,9 @@ class VectorIndex:
         return None if selector is None else faiss.SearchParameters(sel=selector)
 
     def _selector(self, faiss: Any, allowed_ids: Sequence[int]) -> Any:
-        if self._last_selector is not None and self._last_selector[0] is allowed_ids:
-            return self._last_selector[1]
-        selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
-        self._last_selector = (allowed_ids, selector)
-        return selector
+        return self._selectors.get(
+            allowed_ids, lambda ids: faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))
+        )
 
     def _exact_among(
         self, queries: np.ndarray, k: int, allowed_ids: Sequence[int]
@@ -151,19 +148,24 @@ class VectorIndex:
         faiss = _faiss()
         if self._ids is None:
             self._ids = faiss.vector_to_array(self._index.id_map)
-        if self._last_positions is None or self._last_positions[0] is not allowed_ids:
-            wanted = np.flatnonzero(np.isin(self._ids, np.asarray(allowed_ids, dtype=np.int64)))
-            selector = faiss.IDSelectorBatch(wanted.astype(np.int64))
-            self._last_positions = (allowed_ids, selector)
-        params = faiss.SearchParameters(sel=self._last_positions[1])
+        ids = self._ids
+
+        def selector_of(allowed: Sequence[int]) -> Any:
+            wanted = np.flatnonzero(np.isin(ids, np.asarray(allowed, dtype=np.int64)))
+            return faiss.IDSelectorBatch(wanted.astype(np.int64))
+
+        params = faiss.SearchParameters(sel=self._positions.get(allowed_ids, selector_of))
         scores, positions = _search(faiss, self._hnsw.storage, queries, k, params)
         return [[(int(self._ids[p]), float(s)) for p, s in zip(row, row_scores, strict=True)
                  if p >= 0] for row, row_scores in zip(positions, scores, strict=True)]  # fmt: skip
 
 
-def _is_hnsw(index: Any) -> bool:
+def _hnsw_of(index: Any) -> Any:
+    """The HNSW graph an IndexIDMap wraps, None for a flat index."""
+    faiss = _faiss()
     inner = getattr(index, "index", None)
-    return inner is not None and "HNSW" in type(_faiss().downcast_index(inner)).__name__
+    graph = faiss.downcast_index(inner) if inner is not None else None
+    return graph if isinstance(graph, faiss.IndexHNSW) else None
 
 
 FEW_QUERIES = 4  # up to this many queries are searched in the calling thread
