@@ -23,9 +23,24 @@ ray = pytest.importorskip("ray")
 def local_ray() -> Iterator[None]:
     """One small local Ray for the module: two CPUs, no dashboard, shut down after."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    _start_ray()
     yield
     ray.shutdown()
+
+
+START_ATTEMPTS = 3  # Ray gives its raylet a fixed 30 s to start, which a busy machine can miss
+
+
+def _start_ray() -> None:
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)  # fmt: skip
+            return
+        except Exception as exc:  # Ray raises a bare Exception when its node times out
+            ray.shutdown()
+            if attempt == START_ATTEMPTS or "timed out during startup" not in str(exc):
+                raise
 
 
 class _LocalOnly(FakeEncoder):
