@@ -14,8 +14,10 @@ import numpy as np
 from ingest.chunking.document import chunk_document
 from ingest.chunking.units import ChunkingConfig
 from ingest.loaders.files import Loaded, LoadError, SourceFile, discover, load_document, source_hash
+from ingest.loaders.ocr import PageReader
 from retriever.models.encoder import Encoder
 from retriever.records import Chunk, Document
+from retriever.store import layout
 from retriever.store.faults import crash_point
 from retriever.store.index_store import IndexStore, StoreWriter, text_hash
 from retriever.store.rows import DocumentRow
@@ -51,6 +53,8 @@ class IngestSummary:
     warnings: list[dict[str, str]] = field(default_factory=list)
     defaulted: dict[str, list[str]] = field(default_factory=dict)  # source -> derived fields
     superseded: list[str] = field(default_factory=list)  # "doc_id rev X" now superseded
+    skipped: dict[str, int] = field(default_factory=dict)  # extension -> files not read
+    ocr_pages: int = 0  # pages of added and updated documents read by OCR
 
     files: list[dict[str, str]] = field(default_factory=list)  # per file: path, status, ...
 
@@ -63,6 +67,14 @@ class IngestSummary:
         """A file the index already holds as it is."""
         self.unchanged += 1
         self.files.append({"path": path, "status": "unchanged", "doc_id": doc_id})
+
+    def skip(self, paths: list[Path]) -> None:
+        """Files of a type Shifu does not read: counted by extension and listed per file."""
+        for path in paths:
+            extension = path.suffix.lower() or "(none)"
+            self.skipped[extension] = self.skipped.get(extension, 0) + 1
+            self.files.append({"path": str(path), "status": "skipped",
+                               "reason": f"{extension} files are not read"})  # fmt: skip
 
     def warn(self, path: str, message: str) -> None:
         self.warnings.append({"path": path, "message": message})
@@ -90,16 +102,19 @@ def ingest(
 ) -> IngestSummary:
     began = time.perf_counter()
     summary = IngestSummary()
-    files, missing = discover(paths)
+    found = discover(paths)
+    files = found.files
     crash_point("ingest:discovered")
-    for error in missing:
+    for error in found.missing:
         summary.fail(error)
+    summary.skip(found.skipped)
     if _all_unchanged(files, store, encoder.name, prune, summary):
         summary.seconds = time.perf_counter() - began
         return summary
     config = _checked(config, encoder)
     with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
-        pending = _load_changed(files, writer, encoder, config, summary)
+        reader = PageReader(store.root / layout.OCR_CACHE)
+        pending = _load_changed(files, writer, encoder, config, summary, reader)
         _write(pending, writer, encoder, progress or _NoProgress(), summary)
         if prune:
             summary.removed = _prune(writer)
@@ -179,6 +194,7 @@ def _load_changed(
     encoder: Encoder,
     config: ChunkingConfig,
     summary: IngestSummary,
+    reader: PageReader,
 ) -> list[_Pending]:
     pending: list[_Pending] = []
     for file in files:
@@ -193,7 +209,7 @@ def _load_changed(
             continue
         key = existing.key if existing else _new_key(file, writer)
         try:
-            loaded = load_document(file, data, key)
+            loaded = load_document(file, data, key, reader)
             _check_revision(loaded.document, writer, pending)
         except LoadError as error:
             summary.fail(error)
@@ -272,6 +288,7 @@ def _write(
         summary.files.append({"path": item.document.path, "doc_id": item.document.doc_id,
                               "status": "updated" if item.is_update else "added"})  # fmt: skip
         summary.pages += len(item.document.pages)
+        summary.ocr_pages += sum(c is not None for c in item.document.ocr)
         summary.chunks += len(item.chunks)
     summary.embedded = len(to_embed)
 

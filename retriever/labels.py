@@ -1,6 +1,7 @@
 """Human-readable citation labels built from a passage's structure.
 
-SOPs read `{doc_id} rev {revision} §{section} step {n} (p. {page})`; interviews read
+SOPs read `{doc_id} rev {revision} §{section} step {n} (p. {page})` (`(slide {n})` for a deck,
+`row {r}` for a sheet, `[OCR]` when read from a scan); interviews read
 `{title}, {date}, {speaker} {start}–{end}`. Missing parts are left out, never invented.
 """
 
@@ -35,9 +36,17 @@ def _structured_label(citation: Citation) -> str:
         parts.append(f"§{section_number(citation.section)}")
     if citation.step:
         parts.append(f"step {citation.step}")
+    if citation.rows:
+        parts.append(f"{'rows' if '–' in citation.rows else 'row'} {citation.rows}")
     if citation.page is not None:
-        parts.append(f"(p. {citation.page})")
+        parts.append(f"({page_name(citation.kind)} {citation.page})")
+    if citation.ocr:
+        parts.append("[OCR]")
     return " ".join(parts)
+
+
+def page_name(kind: str | None) -> str:
+    return "slide" if kind == "pptx" else "p."
 
 
 def section_number(section: str) -> str:
@@ -61,5 +70,5 @@ def _interview_label(citation: Citation) -> str:
         parts.append(who)
     label = ", ".join(p for p in parts if p)
     if citation.page is not None:
-        label += f" (p. {citation.page})"
+        label += f" ({page_name(citation.kind)} {citation.page})"
     return label

@@ -50,10 +50,12 @@ class Document:
     source: str  # path relative to the ingest root, POSIX separators
     path: str  # absolute path, used to detect deleted files on --prune
     content_hash: str
-    kind: str  # "pdf", "markdown", "text", "docx", "transcript"
-    pages: tuple[str, ...]  # one entry per PDF page; a single entry otherwise
+    kind: str  # a value of PAGED_KINDS, "markdown", "text", "docx", "xlsx", "html", ...
+    pages: tuple[str, ...]  # one entry per PDF page, image page or slide; a single one otherwise
     meta: DocMeta = DocMeta()
     turns: tuple[Turn, ...] = ()  # transcripts only
+    ocr: tuple[float | None, ...] = ()  # per page: mean OCR confidence, None for a text layer
+    rows: tuple[RowSpan, ...] = ()  # spreadsheets: where each sheet row's line sits in `text`
 
     @property
     def doc_id(self) -> str:
@@ -73,6 +75,10 @@ class Document:
 
 
 PAGE_SEPARATOR = "\n\n"
+# kinds whose pages are cited by number (a slide's number is its page)
+PAGED_KINDS = ("pdf", "image", "pptx")
+
+RowSpan = tuple[int, int, int]  # (start, end) in Document.text, and the row's number in its sheet
 
 ChunkRanking = list[tuple[int, float]]  # (chunk id, score), best first
 
@@ -88,7 +94,7 @@ class Chunk:
     text: str
     char_start: int
     char_end: int
-    page: int | None = None  # 1-based, PDFs only
+    page: int | None = None  # 1-based, for PAGED_KINDS
     section: str | None = None
     chunk_id: int | None = None  # assigned by the store
     context: str = ""  # document title and section, indexed with the text but not shown
@@ -96,6 +102,8 @@ class Chunk:
     speaker: str | None = None
     time_start: str | None = None
     time_end: str | None = None
+    ocr_confidence: float | None = None  # the chunk's page was read by OCR, with this confidence
+    rows: str | None = None  # spreadsheet rows, '3' or '3–12'
 
     @property
     def indexed_text(self) -> str:
@@ -136,10 +144,15 @@ class Citation:
     start: str | None = None
     end: str | None = None
     date: str | None = None  # an interview's date
+    kind: str | None = None  # the document's kind: a pptx page is a slide
+    rows: str | None = None  # spreadsheet rows of the passage
+    ocr: bool = False  # the text was read from an image: check the original
+    ocr_confidence: float | None = None  # mean confidence of the OCR lines of its page
 
     @staticmethod
     def build(
-        doc_id: str, title: str, source: str, meta: DocMeta, chunk: Chunk, superseded: bool
+        doc_id: str, title: str, source: str, meta: DocMeta, chunk: Chunk, superseded: bool,
+        kind: str | None = None,
     ) -> Citation:
         citation = Citation(
             doc_id=doc_id, title=title, source=source,
@@ -147,7 +160,8 @@ class Citation:
             char_end=chunk.char_end, label="", doc_type=meta.doc_type, authority=meta.authority,
             revision=meta.revision, effective_date=meta.effective_date, superseded=superseded,
             step=step_at(chunk.steps), speaker=chunk.speaker, start=chunk.time_start,
-            end=chunk.time_end, date=meta.date,
+            end=chunk.time_end, date=meta.date, kind=kind, rows=chunk.rows,
+            ocr=chunk.ocr_confidence is not None, ocr_confidence=chunk.ocr_confidence,
         )  # fmt: skip
         return citation.with_step(citation.step)
 

@@ -68,10 +68,15 @@ def _print_summary(data: dict[str, Any]) -> None:
         err.print(f"defaulted {', '.join(fields)} for {source}", highlight=False)
     for revision in data["superseded"]:
         err.print(f"superseded {revision}", highlight=False)
+    if data["skipped"]:
+        counts = ", ".join(f"{n} {ext}" for ext, n in sorted(data["skipped"].items()))
+        err.print(f"skipped files of types Shifu does not read: {counts}", highlight=False)
     typer.echo(
         "added {added}, updated {updated}, unchanged {unchanged}, removed {removed}, "
-        "failed {failed}; {chunks} chunks ({embedded} embedded) from {pages} pages "
-        "in {seconds:.1f} s".format(**data)
+        "failed {failed}, skipped {skipped_files}; {chunks} chunks ({embedded} embedded) from "
+        "{pages} pages ({ocr_pages} by OCR) in {seconds:.1f} s".format(
+            **data, skipped_files=sum(data["skipped"].values())
+        )
     )
 
 

@@ -142,7 +142,7 @@ FILES: dict[str, BadFile] = {
                              "corrupt or unreadable PDF"),
     "pdf-without-trailer": BadFile("no-trailer.pdf", lambda: sop_pdf()[:-30],
                                    "corrupt or unreadable PDF"),
-    "pdf-no-text-layer": BadFile("scanned.pdf", scanned_pdf, "no text layer"),
+    "pdf-no-text-layer": BadFile("scanned.pdf", scanned_pdf, "no text found, also by OCR"),
     "text-named-pdf": BadFile("text.pdf", lambda: b"1. Not a PDF at all.\n",
                               "corrupt or unreadable PDF"),
     "text-named-docx": BadFile("text.docx", lambda: b"1. Not a DOCX.\n",

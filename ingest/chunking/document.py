@@ -16,11 +16,16 @@ from ingest.chunking.turns import chunk_transcript
 from ingest.chunking.units import ChunkingConfig, TokenCounter, Unit, make_chunk, pack, split_long
 from retriever.records import Chunk, Document
 
+# kinds whose loaders write their headings as Markdown (`# Sheet`, `## 4. 調機步驟`)
+MARKDOWN_KINDS = ("markdown", "docx", "xlsx", "csv", "html", "pptx")
+PART_HEADING_KINDS = ("xlsx", "pptx")  # one `#` heading per sheet or slide
+
 
 def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig) -> list[Chunk]:
     if doc.turns:
         return chunk_transcript(doc, count, config)
-    blocks = parse_blocks(document_lines(doc), doc.kind in ("markdown", "docx"), doc.kind == "pdf")
+    blocks = parse_blocks(document_lines(doc), doc.kind in MARKDOWN_KINDS, doc.kind == "pdf",
+                          lone_title=doc.kind not in PART_HEADING_KINDS)  # fmt: skip
     chunks: list[Chunk] = []
     for group in pack(units_of(doc.text, blocks, count, config.max_tokens), config):
         chunk = make_chunk(doc, group, len(chunks), group[0].section)
@@ -48,6 +53,7 @@ def units_of(text: str, blocks: list[Block], count: TokenCounter, max_tokens: in
     tokens = count([text[b.start : b.end] for b in blocks])
     units: list[Unit] = []
     for block, n in zip(blocks, tokens, strict=True):
-        unit = Unit(block.start, block.end, n, block.section, block.step, block.breaks_before)
+        unit = Unit(block.start, block.end, n, block.section, block.step, block.breaks_before,
+                    marker=block.marker)
         units.extend(split_long(text, unit, count, max_tokens) if n > max_tokens else [unit])
     return units

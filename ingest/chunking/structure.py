@@ -64,6 +64,7 @@ class Block:
     step: str | None
     breaks_before: bool  # a heading or page start: no chunk may span it
     is_heading: bool = False
+    marker: int = 0  # chars of its Markdown heading marker, left out of display text
 
 
 def step_marker(text: str) -> Marker | None:
@@ -107,14 +108,14 @@ def _title_like(text: str) -> bool:
 
 
 class _Parser:
-    def __init__(self, lines: list[Line], markdown: bool, pdf: bool) -> None:
+    def __init__(self, lines: list[Line], markdown: bool, pdf: bool, lone_title: bool) -> None:
         self.lines, self.markdown, self.pdf = lines, markdown, pdf
         self.section: list[str] = []
         self.styles: list[str] = []  # the open list's marker styles, outermost first
         self.step: str | None = None
         self.blocks: list[Block] = []
         # a lone level-1 heading is the document's title, not a section to cite
-        level_one = [x for x in lines if markdown and x.text.startswith("# ")]
+        level_one = [x for x in lines if markdown and lone_title and x.text.startswith("# ")]
         self.title_line = level_one[0] if len(level_one) == 1 else None
         self.furniture = page_furniture(lines) if pdf else set()
         self.page_turned = False
@@ -142,7 +143,7 @@ class _Parser:
     def _heading(self, i: int) -> tuple[int, str] | None:
         text = self.lines[i].text.strip()
         if self.markdown:
-            match = _MD_HEADING.match(text)
+            match = md_heading(text)
             return (len(match.group(1)), match.group(2)) if match else None
         if _NAMED_HEADING.match(text) and _title_like(text):
             return 1, text
@@ -176,6 +177,7 @@ class _Parser:
 
     def _open_section(self, heading: tuple[int, str], line: Line) -> None:
         depth, title = heading
+        marker = line.text.find(title) if self.markdown else 0
         if self.title_line is not None:
             depth -= 1  # levels below the title count from it
         if line is self.title_line:
@@ -183,7 +185,7 @@ class _Parser:
         else:
             self.section = [*self.section[: max(depth, 1) - 1], title]
         self.styles, self.step = [], None
-        self._add(line, None, breaks=True, heading=True)
+        self._add(line, None, breaks=True, heading=True, marker=max(marker, 0))
 
     def _item(self, marker: Marker, line: Line) -> None:
         if marker.style in self.styles:
@@ -213,12 +215,18 @@ class _Parser:
             )
 
     def _add(
-        self, line: Line, step: str | None, breaks: bool = False, heading: bool = False
+        self, line: Line, step: str | None, breaks: bool = False, heading: bool = False,
+        marker: int = 0,
     ) -> None:
         section = " > ".join(self.section) or None
         breaks = breaks or line.page_start or self.page_turned
-        self.blocks.append(Block(line.start, line.end, section, step, breaks, heading))
+        self.blocks.append(Block(line.start, line.end, section, step, breaks, heading, marker))
         self.page_turned = False
+
+
+def md_heading(text: str) -> re.Match[str] | None:
+    """A Markdown ATX heading line: its marker and its title."""
+    return _MD_HEADING.match(text)
 
 
 def page_furniture(lines: list[Line]) -> set[int]:
@@ -240,5 +248,9 @@ def _follows(marker: Marker, after: Marker) -> bool:
     return head == after_head and last.isdigit() and after_last == str(int(last) + 1)
 
 
-def parse_blocks(lines: list[Line], markdown: bool, pdf: bool) -> list[Block]:
-    return _Parser(lines, markdown, pdf).run()
+def parse_blocks(
+    lines: list[Line], markdown: bool, pdf: bool, lone_title: bool = True
+) -> list[Block]:
+    """`lone_title`: a single level-1 heading titles the document; where a loader writes one
+    `#` heading per sheet or slide, it is that part's section instead."""
+    return _Parser(lines, markdown, pdf, lone_title).run()

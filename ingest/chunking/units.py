@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from retriever.records import Chunk, Document, StepSpan
+from retriever.records import PAGED_KINDS, Chunk, Document, StepSpan
 from retriever.text import sentence_spans, strip_span
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -44,17 +44,28 @@ class Unit:
     step: str | None
     breaks_before: bool  # no chunk may span the boundary before this unit
     turn: int | None = None  # index into Document.turns
+    marker: int = 0  # chars of a Markdown heading marker ('## ') that display text leaves out
 
 
 def make_chunk(doc: Document, group: list[Unit], ordinal: int, context: str | None) -> Chunk | None:
-    start, end = strip_span(doc.text, group[0].start, group[-1].end)
+    start, end = strip_span(doc.text, group[0].start + group[0].marker, group[-1].end)
     if start >= end:
         return None
-    page = _page_of(doc, start) if doc.kind == "pdf" else None
+    page = _page_of(doc, start) if doc.kind in PAGED_KINDS else None
+    ocr = doc.ocr[page - 1] if page is not None and len(doc.ocr) >= page else None
     # a group never spans a heading, so all its units share one section
     steps = _step_spans(group, start, end)
     return Chunk(doc.key, ordinal, doc.text[start:end], start, end, page, group[0].section,
-                 context=chunk_context(doc.title, context), steps=steps)  # fmt: skip
+                 context=chunk_context(doc.title, context), steps=steps, ocr_confidence=ocr,
+                 rows=_rows_of(doc, start, end))  # fmt: skip
+
+
+def _rows_of(doc: Document, start: int, end: int) -> str | None:
+    """'3' or '3–12': the sheet rows whose lines the chunk holds."""
+    numbers = [n for s, e, n in doc.rows if s < end and e > start]
+    if not numbers:
+        return None
+    return str(numbers[0]) if len(numbers) == 1 else f"{min(numbers)}–{max(numbers)}"
 
 
 def chunk_context(title: str, section: str | None) -> str:
@@ -85,8 +96,10 @@ def split_long(text: str, unit: Unit, count: TokenCounter, max_tokens: int) -> l
     for (s, e), n in zip(pieces, tokens, strict=True):
         cuts = _length_cuts(s, e, n, max_tokens) if n > max_tokens else [(s, e)]
         for cs, ce in cuts:
+            first = not units
             units.append(Unit(cs, ce, min(n, max_tokens), unit.section, unit.step,
-                              unit.breaks_before and not units, unit.turn))  # fmt: skip
+                              unit.breaks_before and first, unit.turn,
+                              unit.marker if first else 0))  # fmt: skip
     return units
 
 

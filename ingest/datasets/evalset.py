@@ -40,8 +40,9 @@ class Unit:
 
 
 def corpus_units(corpus: Path) -> list[Unit]:
-    files, missing = discover([corpus])
-    if missing:
+    found = discover([corpus])
+    files = found.files
+    if found.missing:
         raise EvalSetError(f"no such folder {corpus}")
     units: list[Unit] = []
     for file in files:

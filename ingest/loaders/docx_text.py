@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ingest.loaders.tables import table_lines
 from retriever.lazy import require
 
 _HEADING_STYLE = re.compile(r"^(?:heading|標題)\s*(\d)$", re.IGNORECASE)
@@ -37,8 +38,9 @@ def _render(document: Any) -> str:
     lines: list[str] = []
     counters: list[int] = []
     for block in document.iter_inner_content():
-        if hasattr(block, "rows"):  # a table: one line per row
-            lines.extend(" | ".join(c.text.strip() for c in row.cells) for row in block.rows)
+        if hasattr(block, "rows"):  # a table: one line per row, each value with its header
+            rows = [[cell.text for cell in row.cells] for row in block.rows]
+            lines.append("\n".join(table_lines(rows)))
             continue
         text = block.text.strip()
         if not text:

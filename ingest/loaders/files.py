@@ -12,14 +12,34 @@ from typing import Any
 from ingest.loaders import transcripts
 from ingest.loaders.decode import DecodeError, decode_text
 from ingest.loaders.docx_text import DocxError, docx_text
-from ingest.loaders.pdf_text import PdfError, pdf_pages
+from ingest.loaders.extracted import Extracted
+from ingest.loaders.html_text import html_document
+from ingest.loaders.images import ImageError, image_pages
+from ingest.loaders.legacy import LegacyError, converted
+from ingest.loaders.ocr import OcrError, PageReader
+from ingest.loaders.pdf_text import PdfError, pdf_document
+from ingest.loaders.sheets import SheetError, csv_document, xlsx_document
+from ingest.loaders.slides import SlideError, pptx_document
 from ingest.meta.derived import with_defaults
-from ingest.meta.given import MetaError, checked, read_sidecar, sidecar_path, split_front_matter
-from retriever.records import Document, Turn
+from ingest.meta.given import (
+    SIDECAR_SUFFIX,
+    MetaError,
+    checked,
+    read_sidecar,
+    sidecar_path,
+    split_front_matter,
+)
+from retriever.records import Document
 
 KINDS = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text",
-         ".docx": "docx", ".vtt": "vtt", ".srt": "srt"}  # fmt: skip
+         ".docx": "docx", ".vtt": "vtt", ".srt": "srt", ".xlsx": "xlsx", ".xlsm": "xlsx",
+         ".csv": "csv", ".pptx": "pptx", ".html": "html", ".htm": "html", ".png": "image",
+         ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image", ".doc": "legacy",
+         ".xls": "legacy", ".ppt": "legacy"}  # fmt: skip
 _MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_MD_HEADING_LINE = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
+_READ_ERRORS = (DecodeError, MetaError, DocxError, PdfError, transcripts.TranscriptError,
+                ImageError, OcrError, SheetError, SlideError, LegacyError)  # fmt: skip
 
 
 class LoadError(Exception):
@@ -48,36 +68,37 @@ class Loaded:
 
 
 @dataclass(frozen=True)
-class _Extracted:
-    """What a format reader found: text per page, a title, metadata the file states."""
-
-    pages: list[str]
-    title: str | None
-    stated: dict[str, Any]
-    turns: tuple[Turn, ...] = ()
-    kind: str = "text"
+class Discovered:
+    files: list[SourceFile]
+    missing: list[LoadError]
+    skipped: list[Path]  # files of a type Shifu does not read (sidecars are not counted)
 
 
-def discover(paths: list[Path]) -> tuple[list[SourceFile], list[LoadError]]:
+def discover(paths: list[Path]) -> Discovered:
     """Expand files and folders (recursively, hidden entries skipped) into supported files."""
     found: list[SourceFile] = []
     errors: list[LoadError] = []
+    skipped: list[Path] = []
     for given in paths:
         path = given.expanduser().resolve()
         if path.is_dir():
-            found.extend(SourceFile(p, path) for p in _walk(path))
+            for file in _walk(path):
+                if file.suffix.lower() in KINDS:
+                    found.append(SourceFile(file, path))
+                elif not file.name.endswith(SIDECAR_SUFFIX):
+                    skipped.append(file)
         elif path.is_file():
             found.append(SourceFile(path, path.parent))
         else:
             errors.append(LoadError(given, "no such file or folder"))
     unique = {f.path: f for f in found}
-    return sorted(unique.values(), key=lambda f: str(f.path)), errors
+    return Discovered(sorted(unique.values(), key=lambda f: str(f.path)), errors, sorted(skipped))
 
 
 def _walk(folder: Path) -> Iterator[Path]:
     for path in sorted(folder.rglob("*")):
         hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if not hidden and path.is_file() and path.suffix.lower() in KINDS:
+        if not hidden and path.is_file():
             yield path
 
 
@@ -90,7 +111,10 @@ def source_hash(path: Path, data: bytes) -> str:
     return digest.hexdigest()
 
 
-def load_document(file: SourceFile, data: bytes, key: str) -> Loaded:
+def load_document(
+    file: SourceFile, data: bytes, key: str, reader: PageReader | None = None
+) -> Loaded:
+    """`reader` OCRs scanned pages and images (one without a cache when not given)."""
     kind = KINDS.get(file.path.suffix.lower())
     if kind is None:
         raise LoadError(file.path, f"unsupported file type {file.path.suffix or '(none)'!r}")
@@ -98,35 +122,60 @@ def load_document(file: SourceFile, data: bytes, key: str) -> Loaded:
         raise LoadError(file.path, "empty file")
     try:
         sidecar = read_sidecar(file.path)
-        extracted = _extract(file.path, data, kind, sidecar)
+        extracted = _extract(file.path, data, kind, sidecar, reader or PageReader())
         given = checked(extracted.stated, sidecar)
-    except (DecodeError, MetaError, DocxError, PdfError, transcripts.TranscriptError) as exc:
+    except _READ_ERRORS as exc:
         raise LoadError(file.path, str(exc)) from exc
     if not any(page.strip() for page in extracted.pages):
-        raise LoadError(file.path, "no text layer (scanned PDF?)" if kind == "pdf" else "no text")
+        scanned = kind in ("pdf", "image")
+        raise LoadError(file.path, "no text found, also by OCR" if scanned else "no text")
     text = "\n\n".join(extracted.pages)
     title, meta = with_defaults(given.values, file.path, extracted.title, text, extracted.turns)
     document = Document(key, title, file.source, str(file.path), source_hash(file.path, data),
-                        extracted.kind, tuple(extracted.pages), meta, extracted.turns)  # fmt: skip
-    return Loaded(document, given.warnings)
+                        extracted.kind, tuple(extracted.pages), meta, extracted.turns,
+                        extracted.ocr, extracted.rows)  # fmt: skip
+    return Loaded(document, given.warnings + extracted.warnings)
 
 
-def _extract(path: Path, data: bytes, kind: str, sidecar: dict[str, Any]) -> _Extracted:
-    if kind == "pdf":
-        pages, title = pdf_pages(path)
-        return _Extracted(pages, title, {}, kind="pdf")
-    if kind == "docx":
-        text, stated = docx_text(path)
-        return _Extracted([text], None, stated, kind="docx")
+def _extract(
+    path: Path, data: bytes, kind: str, sidecar: dict[str, Any], reader: PageReader
+) -> Extracted:
+    if kind == "legacy":
+        return converted(path, lambda copy: _extract(copy, b"", _binary_kind(copy), {}, reader))
+    if kind in ("pdf", "image", "docx", "xlsx", "pptx"):
+        return _binary(path, kind, reader)
     text, _ = decode_text(data)
+    if kind == "csv":
+        return csv_document(text)
+    if kind == "html":
+        return html_document(text)
     if kind in ("vtt", "srt"):
         raw = transcripts.parse_vtt(text) if kind == "vtt" else transcripts.parse_srt(text)
         return _transcript(raw, {}, sidecar)
     stated, body = split_front_matter(text)
     if _is_interview(stated, sidecar, body):
         return _transcript(transcripts.parse_plain(body), stated, sidecar)
+    if kind == "text" and _MD_HEADING_LINE.search(body):
+        kind = "markdown"  # a .txt written in Markdown style reads as Markdown
     match = _MD_TITLE.search(body) if kind == "markdown" else None
-    return _Extracted([body], match.group(1) if match else None, stated, kind=kind)
+    return Extracted([body], match.group(1) if match else None, stated, kind=kind)
+
+
+def _binary_kind(path: Path) -> str:
+    return KINDS[path.suffix.lower()]
+
+
+def _binary(path: Path, kind: str, reader: PageReader) -> Extracted:
+    if kind == "pdf":
+        return pdf_document(path, reader)
+    if kind == "image":
+        return image_pages(path, reader)
+    if kind == "xlsx":
+        return xlsx_document(path)
+    if kind == "pptx":
+        return pptx_document(path)
+    text, stated = docx_text(path)
+    return Extracted([text], None, stated, kind="docx")
 
 
 def _is_interview(stated: dict[str, Any], sidecar: dict[str, Any], body: str) -> bool:
@@ -138,13 +187,13 @@ def _is_interview(stated: dict[str, Any], sidecar: dict[str, Any], body: str) ->
 
 def _transcript(
     raw: list[transcripts.RawTurn], stated: dict[str, Any], sidecar: dict[str, Any]
-) -> _Extracted:
+) -> Extracted:
     if not raw:
         raise transcripts.TranscriptError("no speaker turns found")
     names = {**stated, **sidecar}
     interviewee, interviewer = names.get("interviewee"), names.get("interviewer")
     text, turns = transcripts.render(raw, _name(interviewee), _name(interviewer))
-    return _Extracted([text], None, stated, turns, kind="transcript")
+    return Extracted([text], None, stated, turns, kind="transcript")
 
 
 def _name(value: object) -> str | None:

@@ -1,16 +1,26 @@
 """PDF -> text, page by page (pypdf, imported lazily): a page keeps its number, so a citation's
-page is exact."""
+page is exact. A page without a usable text layer (a scan, or a layer of a few stray
+characters) is rendered with pypdfium2 and read by OCR; the other pages keep their layer."""
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ingest.loaders.extracted import Extracted
+from ingest.loaders.images import MAX_PIXELS
+from ingest.loaders.ocr import OcrPage, PageReader
 from retriever.lazy import require
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_JUNK = re.compile(r"[\ufffd\ue000-\uf8ff]|\(cid:\d+\)")  # unmapped glyphs of a broken layer
+MIN_LAYER_CHARS = 25  # fewer visible characters than this: a scan with a stamp or page number
+MAX_JUNK_SHARE = 0.3
+RENDER_DPI = 200  # PP-OCR reads 10-pt print well at 200 dpi; 300 costs 2x for no gain here
 
 
 class PdfError(ValueError):
@@ -38,6 +48,57 @@ def pdf_pages(path: Path) -> tuple[list[str], str | None]:
     except Exception as exc:  # pypdf raises many kinds on damaged files; one must not stop a batch
         raise PdfError(f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
     return pages, _clean_title(title)
+
+
+def pdf_document(path: Path, reader: PageReader) -> Extracted:
+    """Every page's text: its layer where usable, else what OCR reads from its rendering."""
+    pages, title = pdf_pages(path)
+    scanned = [i for i, text in enumerate(pages) if not usable_layer(text)]
+    confidences: list[float | None] = [None] * len(pages)
+    dropped = 0
+    for i, read in zip(scanned, _ocr_pages(path, scanned, reader), strict=True):
+        if len(read.text.strip()) > len(pages[i].strip()):
+            pages[i], confidences[i] = read.text, read.confidence
+            dropped += read.dropped
+    notes = (f"OCR dropped {dropped} low-confidence lines",) if dropped else ()
+    ocr = tuple(confidences) if any(c is not None for c in confidences) else ()
+    return Extracted(pages, title, kind="pdf", ocr=ocr, warnings=notes)
+
+
+def usable_layer(text: str) -> bool:
+    visible = "".join(text.split())
+    if len(visible) < MIN_LAYER_CHARS:
+        return False
+    return sum(len(m) for m in _JUNK.findall(visible)) <= MAX_JUNK_SHARE * len(visible)
+
+
+def _ocr_pages(path: Path, indexes: list[int], reader: PageReader) -> Iterator[OcrPage]:
+    """One page rendered at a time, so a 500-page scan needs the memory of one page."""
+    if not indexes:
+        return
+    pdfium = require("pypdfium2", "pypdfium2")
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        raise PdfError(f"cannot render the PDF's scanned pages ({exc})") from exc
+    try:
+        for i in indexes:
+            page = document[i]
+            try:
+                bitmap = page.render(scale=_scale(*page.get_size()))
+                image = bitmap.to_pil()
+                yield reader.read(image)
+            finally:
+                page.close()
+    finally:
+        document.close()
+
+
+def _scale(width_pt: float, height_pt: float) -> float:
+    """RENDER_DPI, lowered for an oversized page so its bitmap stays within MAX_PIXELS."""
+    scale = RENDER_DPI / 72
+    pixels = width_pt * height_pt * scale * scale
+    return scale if pixels <= MAX_PIXELS else scale * math.sqrt(MAX_PIXELS / pixels)
 
 
 def _clean_pdf_text(text: str) -> str:

@@ -45,10 +45,13 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return _yaml_mapping(match.group(1) or "", "front matter"), text[match.end() :]
 
 
+SIDECAR_SUFFIX = ".meta.yaml"
+
+
 def sidecar_path(path: Path) -> Path | None:
     """`report.pdf.meta.yaml`, else `report.meta.yaml`, beside the file."""
-    for candidate in (path.with_name(f"{path.name}.meta.yaml"),
-                      path.with_name(f"{path.stem}.meta.yaml")):  # fmt: skip
+    for candidate in (path.with_name(f"{path.name}{SIDECAR_SUFFIX}"),
+                      path.with_name(f"{path.stem}{SIDECAR_SUFFIX}")):  # fmt: skip
         if candidate.is_file():
             return candidate
     return None

@@ -98,7 +98,7 @@ def _passages(snapshot: Snapshot, ranking: ChunkRanking) -> list[Passage]:
             continue
         doc, chunk = row.document, row.chunk
         citation = Citation.build(doc.doc_id, doc.title, doc.source, doc.meta, chunk,
-                                  doc.superseded)  # fmt: skip
+                                  doc.superseded, doc.kind)  # fmt: skip
         passages.append(Passage(chunk_id, chunk.text, score, citation, tokens=row.tokens,
                                 steps=chunk.steps))  # fmt: skip
     return passages

@@ -46,6 +46,7 @@ LANGUAGE_SUMS = "language_sums.npz"
 MILVUS_CLAIM = "milvus-collection.json"
 MIGRATE_CHECKPOINT = "migrate-milvus.json"
 WRITER_LOCK = ".writer.lock"
+OCR_CACHE = "ocr-cache"  # OCR results by page pixels, shared by every generation
 _PREFIX = "gen-"
 KEEP_GENERATIONS = 2  # the live one and its predecessor, which open readers may still use
 

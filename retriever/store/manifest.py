@@ -10,7 +10,8 @@ from pathlib import Path
 from retriever.store.errors import ModelMismatchError, StoreError
 from retriever.store.layout import MANIFEST
 
-FORMAT_VERSION = 5  # 5: document metadata, revisions, steps and speaker turns
+FORMAT_VERSION = 6  # 5: document metadata, revisions, steps and turns; 6: OCR, sheet rows
+READABLE_FORMATS = (5, 6)  # a format-5 generation reads as one without OCR and rows
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,10 @@ def read_manifest(folder: Path) -> Manifest:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise StoreError(f"cannot read index manifest {path}: {exc}") from exc
-    if data.get("format_version") != FORMAT_VERSION:
+    if data.get("format_version") not in READABLE_FORMATS:
         raise StoreError(
-            f"index {folder} has format {data.get('format_version')}, "
-            f"this Shifu reads format {FORMAT_VERSION}; re-ingest into a new home"
+            f"index {folder} has format {data.get('format_version')}, this Shifu reads formats "
+            f"{', '.join(map(str, READABLE_FORMATS))}; re-ingest into a new home"
         )
     return Manifest(**data)
 

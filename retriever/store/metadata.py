@@ -12,6 +12,7 @@ from retriever.bm25.tokens import sparse_tokens
 from retriever.filters import check_fields, check_filters
 from retriever.records import Chunk, Document
 from retriever.store.rows import (
+    ADDED_CHUNK_COLUMNS,
     CHUNK_COLUMNS,
     DOCUMENT_COLUMNS,
     ChunkRow,
@@ -40,14 +41,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     ordinal INTEGER NOT NULL, text TEXT NOT NULL, text_hash TEXT NOT NULL,
     char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, page INTEGER, section TEXT,
     steps TEXT NOT NULL, speaker TEXT, time_start TEXT, time_end TEXT, script TEXT NOT NULL,
-    tokens TEXT NOT NULL
+    tokens TEXT NOT NULL, ocr_confidence REAL, rows TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_key);
 """
 
 _DOCS = ", ".join(DOCUMENT_COLUMNS)
 _DOCS_D = ", ".join(f"d.{c}" for c in DOCUMENT_COLUMNS)
-_CHUNKS = ", ".join(CHUNK_COLUMNS)
 CACHED_ROWS = 20_000  # chunk rows a read-only generation keeps parsed (a few KB each)
 
 
@@ -65,6 +65,22 @@ class MetadataDB:
         self._conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
             self._conn.executescript(SCHEMA)
+            self._add_columns()
+        self._chunks = self._chunk_select()
+
+    def _add_columns(self) -> None:
+        """A writer's copy of a format-5 generation gains format 6's chunk columns."""
+        present = self._chunk_columns()
+        for name, sql_type in ADDED_CHUNK_COLUMNS.items():
+            if name not in present:
+                self._conn.execute(f"ALTER TABLE chunks ADD COLUMN {name} {sql_type}")
+
+    def _chunk_columns(self) -> set[str]:
+        return {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
+
+    def _chunk_select(self) -> str:
+        present = self._chunk_columns()
+        return ", ".join(c if c in present else f"NULL AS {c}" for c in CHUNK_COLUMNS)
 
     def close(self) -> None:
         self._conn.close()
@@ -172,7 +188,7 @@ class MetadataDB:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        sql = f"SELECT {_CHUNKS} FROM chunks WHERE chunk_id IN ({marks})"
+        sql = f"SELECT {self._chunks} FROM chunks WHERE chunk_id IN ({marks})"
         documents = self._documents_by_key()
         found = {}
         for row in self._rows(sql, ids):
@@ -220,7 +236,7 @@ class MetadataDB:
         """Store chunks with their script and sparse tokens, computed once here, not per commit."""
         marks = ",".join("?" * len(CHUNK_COLUMNS))
         self._conn.executemany(
-            f"INSERT INTO chunks VALUES ({marks})",
+            f"INSERT INTO chunks ({', '.join(CHUNK_COLUMNS)}) VALUES ({marks})",
             [chunk_values(c, h, script_of(c.text), " ".join(sparse_tokens(c.indexed_text)))
              for c, h in zip(chunks, hashes, strict=True)],
         )  # fmt: skip

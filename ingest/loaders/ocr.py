@@ -1,0 +1,115 @@
+"""Page images -> text by OCR: rapidocr's PP-OCRv6 models, shipped inside its wheel (no download
+at run time), imported late behind this one seam. A result is cached by the image's pixels, so
+re-ingesting a scan whose sidecar or name changed never OCRs it again. A page turned a quarter
+(its text lines detected as tall boxes) is read turned back, whichever way reads better."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.loaders.ocr_layout import OcrBox, OcrText, page_text
+from retriever.lazy import require
+from retriever.store.fsutil import atomic_write
+
+INSTALL_HINT = "rapidocr==3.10.0 onnxruntime"
+CACHE_VERSION = "1"  # bump when the layout or the floor changes what a cached page would hold
+_TALL = 2.0  # a detected line this many times taller than wide is a line of a turned page
+
+
+class OcrError(ValueError):
+    """The image cannot be read by OCR."""
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    text: str
+    confidence: float | None
+    dropped: int  # lines under the confidence floor
+
+
+class PageReader:
+    """OCR of page images (PIL), with results cached under `cache_dir` when given."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self._cache_dir = cache_dir
+        self._lock = threading.Lock()  # one engine call at a time: it already uses every core
+
+    def read(self, image: Any) -> OcrPage:
+        key = _pixel_hash(image)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            page = _recognise(image.convert("RGB"))
+        self._store(key, page)
+        return page
+
+    def _cached(self, key: str) -> OcrPage | None:
+        if self._cache_dir is None:
+            return None
+        try:
+            data = json.loads((self._cache_dir / f"{key}.json").read_text(encoding="utf-8"))
+            return OcrPage(data["text"], data["confidence"], data["dropped"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent or damaged: OCR again
+
+    def _store(self, key: str, page: OcrPage) -> None:
+        if self._cache_dir is None:
+            return
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(asdict(page))  # ASCII escapes: the file never depends on a locale
+        atomic_write(self._cache_dir / f"{key}.json", text)
+
+
+def _pixel_hash(image: Any) -> str:
+    digest = hashlib.sha256(f"{CACHE_VERSION}|{image.mode}|{image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def _recognise(image: Any) -> OcrPage:
+    boxes = _boxes(image)
+    if _turned(boxes):
+        candidates = [_boxes(image.rotate(angle, expand=True)) for angle in (90, 270)]
+        boxes = max(candidates, key=_read_weight)
+        width = image.size[1]
+    else:
+        width = image.size[0]
+    text: OcrText = page_text(boxes, width)
+    return OcrPage(text.text, text.confidence, text.dropped)
+
+
+def _turned(boxes: list[OcrBox]) -> bool:
+    lines = [b for b in boxes if len(b.text.strip()) >= 3]
+    tall = sum(b.height > _TALL * (b.x1 - b.x0) for b in lines)
+    return bool(lines) and tall > len(lines) / 2
+
+
+def _read_weight(boxes: list[OcrBox]) -> float:
+    return sum(b.confidence * len(b.text) for b in boxes)
+
+
+def _boxes(image: Any) -> list[OcrBox]:
+    numpy = require("numpy", "numpy")
+    result = _engine()(numpy.asarray(image))
+    if result.boxes is None or result.txts is None or result.scores is None:
+        return []
+    found = []
+    for quad, text, score in zip(result.boxes, result.txts, result.scores, strict=True):
+        xs, ys = [float(p[0]) for p in quad], [float(p[1]) for p in quad]
+        found.append(OcrBox(min(xs), min(ys), max(xs), max(ys), str(text), float(score)))
+    return found
+
+
+@functools.cache
+def _engine() -> Any:
+    """One engine per process; every line is returned so the layout applies one floor."""
+    rapidocr = require("rapidocr", INSTALL_HINT)
+    require("onnxruntime", INSTALL_HINT)
+    return rapidocr.RapidOCR(params={"Global.log_level": "error", "Global.text_score": 0.0})
