@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -15,26 +15,13 @@ from ingest.chunking.document import chunk_document
 from ingest.chunking.units import ChunkingConfig
 from ingest.loaders.files import Loaded, LoadError, SourceFile, discover, load_document, source_hash
 from ingest.loaders.ocr import PageReader
+from ingest.loaders.progress import NoProgress, Progress
 from retriever.models.encoder import Encoder
 from retriever.records import Chunk, Document
 from retriever.store import layout
 from retriever.store.faults import crash_point
 from retriever.store.index_store import IndexStore, StoreWriter, text_hash
 from retriever.store.rows import DocumentRow
-
-
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-
-    def advance(self, n: int) -> None: ...
-
-
-class _NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
 
 
 @dataclass
@@ -99,7 +86,9 @@ def ingest(
     config: ChunkingConfig | None = None,
     prune: bool = False,
     progress: Progress | None = None,
+    ocr_progress: Progress | None = None,
 ) -> IngestSummary:
+    """`progress` counts chunks embedded, `ocr_progress` pages read by OCR."""
     began = time.perf_counter()
     summary = IngestSummary()
     found = discover(paths)
@@ -113,9 +102,9 @@ def ingest(
         return summary
     config = _checked(config, encoder)
     with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
-        reader = PageReader(store.root / layout.OCR_CACHE)
+        reader = PageReader(store.root / layout.OCR_CACHE, ocr_progress)
         pending = _load_changed(files, writer, encoder, config, summary, reader)
-        _write(pending, writer, encoder, progress or _NoProgress(), summary)
+        _write(pending, writer, encoder, progress or NoProgress(), summary)
         if prune:
             summary.removed = _prune(writer)
         summary.superseded = _superseded(writer, pending)
@@ -142,7 +131,7 @@ def index_documents(
                      is_update=writer.key_taken(doc.key))
             for doc in documents
         ]  # fmt: skip
-        _write(pending, writer, encoder, progress or _NoProgress(), summary)
+        _write(pending, writer, encoder, progress or NoProgress(), summary)
         summary.generation = writer.commit().generation
     summary.seconds = time.perf_counter() - began
     return summary

@@ -50,7 +50,8 @@ def ingest_cmd(
     settings = make_settings(home, ray_workers=ray_workers, ray_address=ray_address)
     runtime = cli_common.make_runtime(settings)
     with fail_cleanly(), progress_bars() as progress:
-        summary = runtime.ingest(paths, prune=prune, progress=Bar(progress))
+        summary = runtime.ingest(paths, prune=prune, progress=Bar(progress),
+                                 ocr_progress=Bar(progress, "OCR pages"))  # fmt: skip
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:

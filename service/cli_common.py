@@ -49,10 +49,16 @@ class Bar:
 
     def __init__(self, progress: Progress, label: str = "embedding") -> None:
         self._progress = progress
-        self._task = progress.add_task(label, total=0)
+        self._label = label
+        self._task: Any = None  # shown from the first start: a step that never runs shows none
 
     def start(self, total: int) -> None:
-        self._progress.update(self._task, total=total)
+        if self._task is None:
+            self._task = self._progress.add_task(self._label, total=total)
+        else:
+            self._progress.update(self._task, total=total)
 
     def advance(self, n: int) -> None:
+        if self._task is None:
+            self.start(0)
         self._progress.advance(self._task, n)

@@ -127,10 +127,13 @@ class Runtime:
     def chunking(self) -> ChunkingConfig:
         return ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
-    def ingest(self, paths: list[Path], prune: bool, progress: Progress | None) -> IngestSummary:
+    def ingest(
+        self, paths: list[Path], prune: bool, progress: Progress | None,
+        ocr_progress: Progress | None = None,
+    ) -> IngestSummary:
         self.store.check_writer_free()  # before the model loads, which takes seconds
         return ingest(paths, self.store, self._deferred(self._ingest_encoder), self.chunking,
-                      prune, progress)  # fmt: skip
+                      prune, progress, ocr_progress)  # fmt: skip
 
     def _deferred(self, load: Callable[[], Encoder] | None = None) -> DeferredEncoder:
         """The encoder, loaded only when used: an unchanged re-ingest or a BM25 query never

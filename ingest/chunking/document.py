@@ -24,14 +24,19 @@ PART_HEADING_KINDS = ("xlsx", "pptx")  # one `#` heading per sheet or slide
 def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig) -> list[Chunk]:
     if doc.turns:
         return chunk_transcript(doc, count, config)
-    blocks = parse_blocks(document_lines(doc), doc.kind in MARKDOWN_KINDS, doc.kind == "pdf",
-                          lone_title=doc.kind not in PART_HEADING_KINDS)  # fmt: skip
+    blocks = document_blocks(doc)
     chunks: list[Chunk] = []
     for group in pack(units_of(doc.text, blocks, count, config.max_tokens), config):
         chunk = make_chunk(doc, group, len(chunks), group[0].section)
         if chunk is not None:
             chunks.append(chunk)
     return chunks
+
+
+def document_blocks(doc: Document) -> list[Block]:
+    """The document's headings, steps and paragraph lines, parsed as its kind is written."""
+    return parse_blocks(document_lines(doc), doc.kind in MARKDOWN_KINDS, doc.kind == "pdf",
+                        lone_title=doc.kind not in PART_HEADING_KINDS)  # fmt: skip
 
 
 def document_lines(doc: Document) -> list[Line]:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.chunking.document import document_lines
-from ingest.chunking.structure import parse_blocks
+from ingest.chunking.document import document_blocks
 from ingest.chunking.turns import exchanges
 from ingest.datasets.beir import write_beir
 from ingest.loaders.files import discover, load_document
@@ -72,8 +71,7 @@ def _units(doc: Document) -> list[Unit]:
 def _structure_spans(doc: Document) -> list[tuple[int, int, str | None]]:
     """Each step is a unit, and so is each run of section text between steps; headings are
     left to the titles."""
-    kind = doc.kind
-    blocks = parse_blocks(document_lines(doc), kind in ("markdown", "docx"), kind == "pdf")
+    blocks = document_blocks(doc)
     spans: list[tuple[int, int, str | None]] = []
     previous: tuple[str | None, str | None] | None = None
     for block in blocks:

@@ -31,6 +31,7 @@ def image_pages(path: Path, reader: PageReader) -> Extracted:
                     if number > MAX_FRAMES:
                         raise ImageError(f"more than {MAX_FRAMES} pages")
                     check_size(frame.size)
+                    reader.expect(1)
                     pages.append(reader.read(frame))
     except ImageError:
         raise

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.loaders.ocr_layout import OcrBox, OcrText, page_text
+from ingest.loaders.progress import NoProgress, Progress
 from retriever.lazy import require
 from retriever.store.fsutil import atomic_write
 
@@ -36,18 +37,25 @@ class OcrPage:
 class PageReader:
     """OCR of page images (PIL), with results cached under `cache_dir` when given."""
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, progress: Progress | None = None) -> None:
         self._cache_dir = cache_dir
         self._lock = threading.Lock()  # one engine call at a time: it already uses every core
+        self._progress = progress or NoProgress()
+        self._expected = 0
+
+    def expect(self, pages: int) -> None:
+        """More pages to read: the progress total grows by them."""
+        self._expected += pages
+        self._progress.start(self._expected)
 
     def read(self, image: Any) -> OcrPage:
         key = _pixel_hash(image)
-        cached = self._cached(key)
-        if cached is not None:
-            return cached
-        with self._lock:
-            page = _recognise(image.convert("RGB"))
-        self._store(key, page)
+        page = self._cached(key)
+        if page is None:
+            with self._lock:
+                page = _recognise(image.convert("RGB"))
+            self._store(key, page)
+        self._progress.advance(1)
         return page
 
     def _cached(self, key: str) -> OcrPage | None:

@@ -77,6 +77,7 @@ def _ocr_pages(path: Path, indexes: list[int], reader: PageReader) -> Iterator[O
     if not indexes:
         return
     pdfium = require("pypdfium2", "pypdfium2")
+    reader.expect(len(indexes))
     try:
         document = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:

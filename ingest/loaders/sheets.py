@@ -75,32 +75,36 @@ class _SheetText:
         self.notes: list[str] = []
 
     def sheet(self, title: str | None, rows: Iterable[Iterable[str]]) -> None:
+        numbered = list(_bounded(rows, title or "the file", self.notes))
+        if not any(any(cells) for _, cells in numbered):
+            return  # an empty sheet
         if title is not None:
             self._line(f"# {title}")
         headers: list[str] | None = None
-        header_row: list[str] = []  # the header just read, while a second one may follow
         in_block, blank = True, False
-        for number, cells in _bounded(rows, title or "the file", self.notes):
+        for i, (number, cells) in enumerate(numbered):
             if not any(cells):
                 blank = True
                 continue
+            if blank and headers is not None and not _fits(cells, headers):
+                headers = None  # the table ended: a note or another table follows
+            blank = False
             if in_block and headers is None and is_block_row(cells):
                 self.block.append(cells)
-                self._line(CELL_SEPARATOR.join(f"{k}: {v}" for k, v in pairs(cells))
-                           or CELL_SEPARATOR.join(c for c in cells if c))  # fmt: skip
+                self._line(_block_line(cells))
                 continue
             in_block = False
-            if (headers is None or blank) and is_header_row(cells):
-                headers, header_row = header_names([cells]), cells
+            if headers is None and _starts_table(numbered, i):
+                headers = header_names([cells])
+                following = numbered[i + 1][1] if i + 1 < len(numbered) else []
+                if _grouped(cells) and _starts_table(numbered, i + 1):
+                    # a merged group cell above sub-column names: '溫度 料管', '溫度 模具'
+                    headers = header_names([cells, following])
                 self._line(CELL_SEPARATOR.join(h for h in headers if h), blank=True)
-            elif header_row and _grouped(header_row) and is_header_row(cells):
-                # a merged group cell above sub-column names: '溫度 料管', '溫度 模具'
-                headers, header_row = header_names([header_row, cells]), []
-                self._line(CELL_SEPARATOR.join(h for h in headers if h))
+            elif headers is not None and cells is not headers and _is_subheader(numbered, i):
+                continue  # the sub-column row already merged into the headers
             else:
-                header_row = []
                 self._line(row_line(headers or [], cells), number=number)
-            blank = False
 
     def _line(self, text: str, number: int | None = None, blank: bool = False) -> None:
         if not text:
@@ -119,6 +123,32 @@ class _SheetText:
         text = "".join(self.parts)
         return Extracted([text], title or None, stated, kind=kind, rows=tuple(self.rows),
                          warnings=tuple(self.notes + notes))  # fmt: skip
+
+
+def _fits(cells: Sequence[str], headers: Sequence[str]) -> bool:
+    """A row after a blank one still belongs to the table above when it fills half its columns."""
+    return sum(bool(c) for c in cells) * 2 >= sum(bool(h) for h in headers)
+
+
+def _starts_table(rows: list[tuple[int, list[str]]], i: int) -> bool:
+    """Row i names columns and a filled row follows it."""
+    if i + 1 >= len(rows):
+        return False
+    return is_header_row(rows[i][1]) and sum(bool(c) for c in rows[i + 1][1]) >= 2
+
+
+def _is_subheader(rows: list[tuple[int, list[str]]], i: int) -> bool:
+    """Row i is the sub-column row under a grouped header row."""
+    return i > 0 and _grouped(rows[i - 1][1]) and _starts_table(rows, i - 1) and (
+        _starts_table(rows, i)
+    )
+
+
+def _block_line(cells: Sequence[str]) -> str:
+    found = pairs(cells)
+    if found:
+        return CELL_SEPARATOR.join(f"{k}: {v}" for k, v in found)
+    return CELL_SEPARATOR.join(dict.fromkeys(c for c in cells if c))  # a merged title once
 
 
 def _grouped(cells: Sequence[str]) -> bool:

@@ -33,7 +33,7 @@ def is_label(cell: str) -> bool:
 def is_block_row(cells: Sequence[str]) -> bool:
     """A row of label/value pairs, or a lone title cell above the table."""
     filled = [c for c in cells if c]
-    return len(filled) <= 1 or any(is_label(c) for c in filled[::2])
+    return len(set(filled)) <= 1 or is_label(filled[0].partition(":")[0].partition("：")[0])
 
 
 def pairs(cells: Sequence[str]) -> list[tuple[str, str]]:
