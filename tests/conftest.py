@@ -21,7 +21,27 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 EVALDATA = SHARED / "evaldata"
 OSHA = EVALDATA / "osha-pdfs"
-SAMPLE_FILES = 13  # documents in corpus/ (SOPs, a second revision, interviews)
+SAMPLE_FILES = 16  # documents in corpus/ (SOPs, a second revision, interviews, a scan, a sheet, a deck)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ocr_once_per_session() -> Iterator[None]:
+    """Many tests ingest the sample corpus into a fresh home, whose OCR cache starts empty:
+    the real OCR reads each distinct page once per session, not once per home."""
+    from ingest.loaders import ocr
+
+    real = ocr._recognise
+    seen: dict[str, Any] = {}
+
+    def remembered(image: Any) -> Any:
+        key = ocr._pixel_hash(image)
+        if key not in seen:
+            seen[key] = real(image)
+        return seen[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ocr, "_recognise", remembered)
+        yield
 
 
 def require_osha() -> Path:

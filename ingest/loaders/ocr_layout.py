@@ -14,6 +14,8 @@ from retriever.text import CJK_CHARS
 MIN_CONFIDENCE = 0.6
 PARAGRAPH_GAP = 0.8  # a vertical gap of this many line heights starts a new paragraph
 MIN_COLUMN_SHARE = 0.2  # each column of a two-column page holds at least this share of lines
+MIN_COLUMN_LINES = 3
+MIN_COLUMN_WIDTH = 0.25  # of the page: a column's lines are wide; a form's labels are not
 _WIDE = re.compile(f"[{CJK_CHARS}\u3000-\u303f\uff00-\uffef]")  # Han and full-width marks
 
 
@@ -51,8 +53,8 @@ def page_text(boxes: list[OcrBox], width: float) -> OcrText:
     gutter = column_gutter(kept, width)
     paragraphs: list[str] = []
     for band in _bands(kept, gutter):
-        if gutter is None:
-            paragraphs.extend(_column_text(band))
+        if gutter is None or any(b.x0 < gutter < b.x1 for b in band):
+            paragraphs.extend(_column_text(band))  # one column, or a line across both
             continue
         paragraphs.extend(_column_text([b for b in band if b.x1 <= gutter]))
         paragraphs.extend(_column_text([b for b in band if b.x0 >= gutter]))
@@ -67,15 +69,21 @@ def column_gutter(boxes: list[OcrBox], width: float) -> float | None:
     best: tuple[int, float] | None = None
     for step in range(30, 71, 2):
         x = width * step / 100
-        left = sum(b.x1 <= x for b in boxes)
-        right = sum(b.x0 >= x for b in boxes)
-        if min(left, right) < MIN_COLUMN_SHARE * len(boxes):
+        left = [b for b in boxes if b.x1 <= x]
+        right = [b for b in boxes if b.x0 >= x]
+        if not (_column(left, len(boxes), width) and _column(right, len(boxes), width)):
             continue
-        crossing = len(boxes) - left - right
+        crossing = len(boxes) - len(left) - len(right)
         # full-width lines (a title, a table) may cross the gutter; columns are most lines
         if crossing <= 0.25 * len(boxes) and (best is None or crossing < best[0]):
             best = (crossing, x)
     return best[1] if best else None
+
+
+def _column(side: list[OcrBox], total: int, width: float) -> bool:
+    if len(side) < max(MIN_COLUMN_LINES, MIN_COLUMN_SHARE * total):
+        return False
+    return statistics.median(b.x1 - b.x0 for b in side) >= MIN_COLUMN_WIDTH * width
 
 
 def _bands(boxes: list[OcrBox], gutter: float | None) -> list[list[OcrBox]]:

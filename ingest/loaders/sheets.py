@@ -73,6 +73,7 @@ class _SheetText:
         self.rows: list[RowSpan] = []
         self.block: list[list[str]] = []
         self.notes: list[str] = []
+        self.title_cell: str | None = None  # a lone cell atop the first sheet's header block
 
     def sheet(self, title: str | None, rows: Iterable[Iterable[str]]) -> None:
         numbered = list(_bounded(rows, title or "the file", self.notes))
@@ -90,6 +91,8 @@ class _SheetText:
                 headers = None  # the table ended: a note or another table follows
             blank = False
             if in_block and headers is None and is_block_row(cells):
+                if self.title_cell is None and len(set(filter(None, cells))) == 1:
+                    self.title_cell = next(c for c in cells if c)
                 self.block.append(cells)
                 self._line(_block_line(cells))
                 continue
@@ -121,6 +124,7 @@ class _SheetText:
     def extracted(self, kind: str, title: str | None) -> Extracted:
         stated, notes = stated_meta(self.block)
         text = "".join(self.parts)
+        title = title or self.title_cell
         return Extracted([text], title or None, stated, kind=kind, rows=tuple(self.rows),
                          warnings=tuple(self.notes + notes))  # fmt: skip
 

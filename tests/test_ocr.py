@@ -1,0 +1,209 @@
+"""Scanned paper: OCR of PDF pages without a text layer and of image files, page by page, with
+the citation saying the text came from OCR; bad images are clear per-file errors."""
+
+from __future__ import annotations
+
+import difflib
+import io
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pypdfium2 as pdfium
+import pytest
+from fpdf import FPDF
+from PIL import Image
+from pypdf import PdfReader, PdfWriter
+
+from corpus.tools.make_office import SCAN_PAGES
+from ingest.loaders import ocr
+from ingest.loaders.files import LoadError, SourceFile, load_document
+from ingest.loaders.ocr_layout import MIN_CONFIDENCE, OcrBox, page_text
+from ingest.pipeline import ingest
+from retriever.ranking.search import search
+from retriever.records import Document
+from retriever.store.index_store import IndexStore
+from tests.conftest import REPO
+from tests.fakes import FakeEncoder
+
+SCAN = REPO / "corpus" / "sop" / "SOP-PK-005_carton-sealing-scan.pdf"
+
+
+def load(path: Path) -> Document:
+    return load_document(SourceFile(path, path.parent), path.read_bytes(), path.name).document
+
+
+def box(x0: float, y0: float, x1: float, text: str, confidence: float = 0.95) -> OcrBox:
+    return OcrBox(x0, y0, x1, y0 + 20, text, confidence)
+
+
+def test_layout_reads_a_title_then_each_column_top_to_bottom() -> None:
+    boxes = [box(100, 10, 900, "TITLE ACROSS BOTH COLUMNS")]
+    for row in range(6):
+        boxes.append(box(520, 100 + row * 25, 900, f"right {row}"))
+        boxes.append(box(100, 100 + row * 25, 480, f"left {row}"))
+    lines = page_text(boxes, 1000).text.split("\n")
+    assert lines[0] == "TITLE ACROSS BOTH COLUMNS"
+    body = [line for line in lines[1:] if line]
+    assert body == [f"left {n}" for n in range(6)] + [f"right {n}" for n in range(6)]
+
+
+def test_layout_joins_boxes_of_a_line_and_drops_low_confidence_lines() -> None:
+    boxes = [box(300, 10, 400, "毛邊"), box(100, 12, 290, "射出成型"),
+             box(420, 11, 500, "bar 5"), box(100, 40, 300, "garbled", MIN_CONFIDENCE - 0.1),
+             box(100, 120, 300, "新段落")]  # fmt: skip
+    read = page_text(boxes, 600)
+    assert read.text == "射出成型毛邊 bar 5\n\n新段落"  # no space between two Han characters
+    assert read.dropped == 1 and read.confidence == pytest.approx(0.95)
+
+
+def similarity(a: str, b: str) -> float:
+    squash = "".join
+    return difflib.SequenceMatcher(None, squash(a.split()), squash(b.split())).ratio()
+
+
+def test_a_traditional_chinese_scan_is_read_page_by_page() -> None:
+    doc = load(SCAN)
+    assert len(doc.pages) == 2 and all(c is not None and c > 0.9 for c in doc.ocr)
+    for page, lines in zip(doc.pages, SCAN_PAGES, strict=True):
+        assert similarity(page, "\n".join(lines)) >= 0.97, page
+
+
+def mixed_pdf(path: Path) -> Path:
+    """Text page 1, the scan's first page as page 2, text page 3."""
+    text = FPDF()
+    text.set_font("Helvetica", size=12)
+    for words in ("Page one covers the hydraulic unit warm-up.",
+                  "Page three covers the nozzle purge before shutdown."):  # fmt: skip
+        text.add_page()
+        text.multi_cell(0, 8, words * 3)
+    pages = PdfReader(io.BytesIO(bytes(text.output()))).pages
+    writer = PdfWriter()
+    writer.add_page(pages[0])
+    writer.add_page(PdfReader(SCAN).pages[0])
+    writer.add_page(pages[1])
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def test_only_pages_without_a_text_layer_are_read_by_ocr(tmp_path: Path) -> None:
+    doc = load(mixed_pdf(tmp_path / "mixed.pdf"))
+    assert doc.ocr[0] is None and doc.ocr[2] is None and doc.ocr[1] is not None
+    assert "hydraulic" in doc.pages[0] and "48 mm" in doc.pages[1] and "nozzle" in doc.pages[2]
+
+
+def test_an_ocr_passage_says_so_in_its_citation_with_the_right_page(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    mixed_pdf(folder / "mixed.pdf")
+    store = IndexStore(tmp_path / "home")
+    ingest([folder], store, FakeEncoder())
+    scanned = search(store.snapshot(), FakeEncoder(), "OPP 膠帶 48 mm", k=1).passages[0]
+    assert scanned.citation.page == 2 and scanned.citation.ocr
+    assert scanned.citation.ocr_confidence is not None and scanned.citation.ocr_confidence > 0.9
+    assert scanned.citation.label.endswith("(p. 2) [OCR]")
+    layer = search(store.snapshot(), FakeEncoder(), "nozzle purge shutdown", k=1).passages[0]
+    assert layer.citation.page == 3 and not layer.citation.ocr
+    assert layer.to_dict()["citation"]["ocr"] is False
+
+
+def test_a_metadata_only_change_never_ocrs_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    mixed_pdf(folder / "mixed.pdf")
+    store = IndexStore(tmp_path / "home")
+    ingest([folder], store, FakeEncoder())
+    (folder / "mixed.pdf.meta.yaml").write_text("revision: B\n", encoding="utf-8")
+
+    def no_ocr(image: Any) -> Any:
+        raise AssertionError("the page was OCRed again")
+
+    monkeypatch.setattr(ocr, "_recognise", no_ocr)
+    summary = ingest([folder], store, FakeEncoder())
+    assert summary.updated == 1 and summary.ocr_pages == 1, summary.failures
+
+
+def scan_image(scale: float = 100 / 72) -> Image.Image:
+    page = pdfium.PdfDocument(SCAN)[0]
+    return page.render(scale=scale).to_pil().convert("L")
+
+
+def test_image_files_and_every_page_of_a_tiff_are_read(tmp_path: Path) -> None:
+    image = scan_image(200 / 72)
+    image.save(tmp_path / "page.png")
+    assert "48 mm" in load(tmp_path / "page.png").text
+    second = Image.new("L", image.size, 255)
+    image.save(tmp_path / "pages.tif", save_all=True, append_images=[second, image])
+    doc = load(tmp_path / "pages.tif")
+    assert len(doc.pages) == 3 and doc.pages[1] == "" and "48 mm" in doc.pages[2]
+
+
+def test_a_page_turned_a_quarter_is_read_turned_back(tmp_path: Path) -> None:
+    scan_image(200 / 72).rotate(90, expand=True).save(tmp_path / "turned.png")
+    text = load(tmp_path / "turned.png").text
+    assert text.index("1. 目的") < text.index("2.") and "48 mm" in text
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width × height pixels: the header alone, which is all a bomb needs."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    body = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    idat = zlib.compress(b"\x00" * 64)
+    idat_chunk = b"IDAT" + idat
+    body += struct.pack(">I", len(idat)) + idat_chunk + struct.pack(">I", zlib.crc32(idat_chunk))
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("bomb.png", png_header(20_000, 20_000), "too large|over the 80 MP limit"),
+        ("corrupt.jpg", b"\xff\xd8\xff\xe0" + b"\x00garbage" * 50, "corrupt or unreadable image"),
+        ("text.png", b"just some text, not an image\n", "corrupt or unreadable image"),
+    ],
+)
+def test_bad_images_are_clear_errors(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(LoadError, match=reason):
+        load(path)
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def advance(self, n: int) -> None:
+        self.done += n
+
+
+def test_a_500_page_scan_is_read_one_page_at_a_time_with_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = PdfWriter()
+    for _ in range(500):
+        writer.add_blank_page(300, 420)
+    path = tmp_path / "long-scan.pdf"
+    with path.open("wb") as handle:
+        writer.write(handle)
+    alive: list[int] = []
+
+    def counted(image: Any) -> ocr.OcrPage:
+        alive.append(len(alive) + 1)
+        return ocr.OcrPage(f"page {len(alive)} text of the scanned binder", 0.9, 0)
+
+    monkeypatch.setattr(ocr, "_recognise", counted)
+    progress = Counting()
+    reader = ocr.PageReader(None, progress)
+    doc = load_document(SourceFile(path, tmp_path), path.read_bytes(), "long", reader).document
+    assert len(doc.pages) == 500 and doc.pages[499].startswith("page 500")
+    assert (progress.total, progress.done) == (500, 500)
