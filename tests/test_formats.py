@@ -21,10 +21,17 @@ from ingest.pipeline import ingest
 from retriever.ranking.search import search
 from retriever.records import Chunk, Document
 from retriever.store.index_store import IndexStore
+from retriever.store.snapshot import Snapshot
 from tests.conftest import REPO
 from tests.fakes import FakeEncoder
 
 SMALL = ChunkingConfig(max_tokens=40, overlap_tokens=4)
+
+
+def live(store: IndexStore) -> Snapshot:
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    return snapshot
 
 
 def load(path: Path) -> Document:
@@ -92,7 +99,7 @@ def test_an_xlsx_row_is_cited_by_sheet_and_rows(tmp_path: Path) -> None:
     store = IndexStore(tmp_path / "home")
     summary = ingest([folder], store, FakeEncoder(), SMALL)
     assert summary.added == 1, summary.failures
-    passage = search(store.snapshot(), FakeEncoder(), "條件一 溫度 料管 220", k=1).passages[0]
+    passage = search(live(store), FakeEncoder(), "條件一 溫度 料管 220", k=1).passages[0]
     assert passage.citation.section == "成型條件" and passage.citation.rows
     assert passage.citation.label.startswith("SIP-T-001 rev C § 成型條件 row 6")
     assert passage.citation.title == "HX-9 射出成型條件表"  # the template's title cell
@@ -139,7 +146,7 @@ def test_a_slide_is_cited_by_its_number(tmp_path: Path) -> None:
     deck(folder / "training.pptx")
     store = IndexStore(tmp_path / "home")
     ingest([folder], store, FakeEncoder(), SMALL)
-    passage = search(store.snapshot(), FakeEncoder(), "先關閉液壓", k=1).passages[0]
+    passage = search(live(store), FakeEncoder(), "先關閉液壓", k=1).passages[0]
     assert passage.citation.page == 2 and passage.citation.label.endswith("(slide 2)")
 
 
@@ -185,7 +192,7 @@ def test_markdown_style_text_shows_no_heading_markers(tmp_path: Path) -> None:
     chunks = chunks_of(load(path))
     assert [c.section for c in chunks if c.steps] == ["4. 調機步驟"]
     assert all("#" not in c.text for c in chunks)
-    assert [c.text for c in chunks if c.steps][0].startswith("4. 調機步驟")
+    assert next(c.text for c in chunks if c.steps).startswith("4. 調機步驟")
 
 
 def test_legacy_office_without_libreoffice_names_what_to_install(
@@ -194,7 +201,7 @@ def test_legacy_office_without_libreoffice_names_what_to_install(
     monkeypatch.setattr(legacy.shutil, "which", lambda name: None)
     path = tmp_path / "old.doc"
     path.write_bytes(b"\xd0\xcf\x11\xe0 an old Word file")
-    with pytest.raises(LoadError, match="need LibreOffice .*apt-get install libreoffice"):
+    with pytest.raises(LoadError, match=r"need LibreOffice .*apt-get install libreoffice"):
         load(path)
 
 

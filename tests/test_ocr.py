@@ -24,10 +24,17 @@ from ingest.pipeline import ingest
 from retriever.ranking.search import search
 from retriever.records import Document
 from retriever.store.index_store import IndexStore
+from retriever.store.snapshot import Snapshot
 from tests.conftest import REPO
 from tests.fakes import FakeEncoder
 
 SCAN = REPO / "corpus" / "sop" / "SOP-PK-005_carton-sealing-scan.pdf"
+
+
+def live(store: IndexStore) -> Snapshot:
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    return snapshot
 
 
 def load(path: Path) -> Document:
@@ -100,11 +107,11 @@ def test_an_ocr_passage_says_so_in_its_citation_with_the_right_page(tmp_path: Pa
     mixed_pdf(folder / "mixed.pdf")
     store = IndexStore(tmp_path / "home")
     ingest([folder], store, FakeEncoder())
-    scanned = search(store.snapshot(), FakeEncoder(), "OPP 膠帶 48 mm", k=1).passages[0]
+    scanned = search(live(store), FakeEncoder(), "OPP 膠帶 48 mm", k=1).passages[0]
     assert scanned.citation.page == 2 and scanned.citation.ocr
     assert scanned.citation.ocr_confidence is not None and scanned.citation.ocr_confidence > 0.9
     assert scanned.citation.label.endswith("(p. 2) [OCR]")
-    layer = search(store.snapshot(), FakeEncoder(), "nozzle purge shutdown", k=1).passages[0]
+    layer = search(live(store), FakeEncoder(), "nozzle purge shutdown", k=1).passages[0]
     assert layer.citation.page == 3 and not layer.citation.ocr
     assert layer.to_dict()["citation"]["ocr"] is False
 

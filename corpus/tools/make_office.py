@@ -131,7 +131,7 @@ def training_deck(path: Path) -> None:
             table.cell(r, c).text = value
             table.cell(r, c).text_frame.paragraphs[0].runs[0].font.size = Pt(18)
     deck.core_properties.title = "5S 現場管理教育訓練"
-    deck.save(path)
+    deck.save(str(path))
 
 
 if __name__ == "__main__":
