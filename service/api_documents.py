@@ -21,6 +21,7 @@ from service.security import Editor, Reader, RuntimeDep, visible_groups
 from service.uploads import (
     Placed,
     Staged,
+    UnreadType,
     UploadError,
     UploadTooLarge,
     cleaned,
@@ -82,7 +83,8 @@ def _stage_all(
                 done.staging.unlink(missing_ok=True)
             raise HTTPException(413, f"upload exceeds the limit of {limit} bytes") from exc
         except UploadError as exc:
-            results.append({"file": upload_file.filename or "", "status": "failed",
+            status = "skipped" if isinstance(exc, UnreadType) else "failed"
+            results.append({"file": upload_file.filename or "", "status": status,
                             "reason": str(exc)})  # fmt: skip
             continue
         if any(other.target == item.target for other in staged):

@@ -87,7 +87,9 @@ class ErrorResponse(BaseModel):
 
 class FileResult(BaseModel):
     file: str
-    status: str = Field(description="added, updated, unchanged or failed")
+    status: str = Field(
+        description="added, updated, unchanged, failed, or skipped (a type Shifu does not read)"
+    )
     doc_id: str | None = None
     reason: str | None = None
 

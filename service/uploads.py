@@ -30,6 +30,10 @@ class UploadError(ValueError):
     """One uploaded file cannot be accepted; the reason is for the client."""
 
 
+class UnreadType(UploadError):
+    """A file of a type Shifu does not read: reported as skipped, not as a failure."""
+
+
 @dataclass(frozen=True)
 class Staged:
     """An accepted upload, parsed once, waiting in the uploads folder's staging area."""
@@ -47,8 +51,8 @@ def safe_name(raw: str | None) -> str:
     if not name or len(name) > MAX_NAME_CHARS:
         raise UploadError(f"unusable file name {raw!r}")
     if Path(name).suffix.lower() not in KINDS:
-        raise UploadError(f"unsupported file type {Path(name).suffix or '(none)'!r}; "
-                          f"send one of {sorted(KINDS)}")  # fmt: skip
+        raise UnreadType(f"{Path(name).suffix.lower() or '(none)'} files are not read; "
+                         f"send one of {', '.join(sorted(KINDS))}")  # fmt: skip
     return name
 
 

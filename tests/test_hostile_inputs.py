@@ -292,9 +292,10 @@ def upload(
 
 
 def failed_row(response: Response) -> dict[str, str]:
-    """The one file row of an upload that failed; the row must carry a reason."""
+    """The one file row of an upload that failed, or was skipped as a type Shifu does not
+    read; the row must carry a reason."""
     [row] = response.json()["files"]
-    assert row["status"] == "failed" and row["reason"], row
+    assert row["status"] in ("failed", "skipped") and row["reason"], row
     return dict(row)
 
 
@@ -357,12 +358,12 @@ def test_api_hostile_names_are_stored_inside_uploads(server: Server, raw: str, s
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
-        pytest.param("SOP\u202edm.exe", "unsupported file type '.exe'", id="rtl-hides-exe"),
+        pytest.param("SOP\u202edm.exe", ".exe files are not read", id="rtl-hides-exe"),
         pytest.param("a" * 300 + ".md", "unusable file name", id="300-char-name"),
         pytest.param("..", "unusable file name", id="dot-dot"),
         pytest.param("...", "unusable file name", id="only-dots"),
-        pytest.param("/etc/passwd", "unsupported file type '(none)'", id="etc-passwd"),
-        pytest.param(".staging", "unsupported file type '(none)'", id="staging-folder"),
+        pytest.param("/etc/passwd", "(none) files are not read", id="etc-passwd"),
+        pytest.param(".staging", "(none) files are not read", id="staging-folder"),
     ],
 )
 def test_api_unusable_names_fail_with_a_reason(server: Server, raw: str, reason: str) -> None:
@@ -371,6 +372,16 @@ def test_api_unusable_names_fail_with_a_reason(server: Server, raw: str, reason:
     assert reason in failed_row(response)["reason"]
     assert_no_leak(response, server)
     assert_intact(server)
+
+
+def test_api_lists_a_file_of_an_unread_type_as_skipped(server: Server) -> None:
+    good, unread = ("skip-probe.md", b"1. Skip probe step.\n"), ("layout.dwg", b"AC1032")
+    response = upload(server.client, server.key("editor"), good, unread)
+    assert response.status_code == 200, response.text
+    rows = {row["file"]: row for row in response.json()["files"]}
+    assert rows["skip-probe.md"]["status"] == "added"
+    assert rows["layout.dwg"]["status"] == "skipped"
+    assert ".dwg files are not read" in rows["layout.dwg"]["reason"]
 
 
 GOOD = ("metadata-probe.md", b"1. Metadata probe step.\n")
