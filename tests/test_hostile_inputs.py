@@ -382,6 +382,8 @@ def test_api_lists_a_file_of_an_unread_type_as_skipped(server: Server) -> None:
     assert rows["skip-probe.md"]["status"] == "added"
     assert rows["layout.dwg"]["status"] == "skipped"
     assert ".dwg files are not read" in rows["layout.dwg"]["reason"]
+    assert delete(server, rows["skip-probe.md"]["doc_id"]).status_code == 200
+    assert_intact(server)
 
 
 GOOD = ("metadata-probe.md", b"1. Metadata probe step.\n")
