@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -15,7 +14,9 @@ from ingest.chunking.document import chunk_document
 from ingest.chunking.units import ChunkingConfig
 from ingest.loaders.files import Loaded, LoadError, SourceFile, discover, load_document, source_hash
 from ingest.loaders.ocr import PageReader
-from ingest.loaders.progress import NoProgress, Progress
+from ingest.loaders.progress import GrowingProgress, NoProgress, Progress
+from ingest.overlap import prefetched
+from ingest.summary import IngestSummary
 from retriever.models.encoder import Encoder
 from retriever.records import Chunk, Document
 from retriever.store import layout
@@ -23,53 +24,8 @@ from retriever.store.faults import crash_point
 from retriever.store.index_store import IndexStore, StoreWriter, text_hash
 from retriever.store.rows import DocumentRow
 
-
-@dataclass
-class IngestSummary:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    failed: int = 0
-    pages: int = 0
-    chunks: int = 0  # chunks written for added and updated documents
-    embedded: int = 0  # of those, chunks that needed the model (the rest kept their vectors)
-    seconds: float = 0.0
-    generation: int | None = None
-    failures: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[dict[str, str]] = field(default_factory=list)
-    defaulted: dict[str, list[str]] = field(default_factory=dict)  # source -> derived fields
-    superseded: list[str] = field(default_factory=list)  # "doc_id rev X" now superseded
-    skipped: dict[str, int] = field(default_factory=dict)  # extension -> files not read
-    ocr_pages: int = 0  # pages of added and updated documents read by OCR
-
-    files: list[dict[str, str]] = field(default_factory=list)  # per file: path, status, ...
-
-    def fail(self, error: LoadError) -> None:
-        self.failed += 1
-        self.failures.append({"path": str(error.path), "reason": error.reason})
-        self.files.append({"path": str(error.path), "status": "failed", "reason": error.reason})
-
-    def keep(self, path: str, doc_id: str) -> None:
-        """A file the index already holds as it is."""
-        self.unchanged += 1
-        self.files.append({"path": path, "status": "unchanged", "doc_id": doc_id})
-
-    def skip(self, paths: list[Path]) -> None:
-        """Files of a type Shifu does not read: counted by extension and listed per file."""
-        for path in paths:
-            extension = path.suffix.lower() or "(none)"
-            self.skipped[extension] = self.skipped.get(extension, 0) + 1
-            self.files.append({"path": str(path), "status": "skipped",
-                               "reason": f"{extension} files are not read"})  # fmt: skip
-
-    def warn(self, path: str, message: str) -> None:
-        self.warnings.append({"path": path, "message": message})
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["seconds"] = round(self.seconds, 3)
-        return data
+LOAD_AHEAD = 4  # documents loaded ahead of the one being embedded
+EMBED_GROUP_CHUNKS = 256  # chunks embedded in one call: large enough to keep batches full
 
 
 @dataclass(frozen=True)
@@ -103,8 +59,8 @@ def ingest(
     config = _checked(config, encoder)
     with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
         reader = PageReader(store.root / layout.OCR_CACHE, ocr_progress)
-        pending = _load_changed(files, writer, encoder, config, summary, reader)
-        _write(pending, writer, encoder, progress or NoProgress(), summary)
+        loading = _load_changed(files, writer, encoder, config, summary, reader)
+        pending = _write_as_loaded(loading, writer, encoder, progress or NoProgress(), summary)
         if prune:
             summary.removed = _prune(writer)
         summary.superseded = _superseded(writer, pending)
@@ -177,6 +133,28 @@ def _checked(config: ChunkingConfig | None, encoder: Encoder) -> ChunkingConfig:
     return config
 
 
+def _write_as_loaded(
+    loading: Iterator[_Pending],
+    writer: StoreWriter,
+    encoder: Encoder,
+    progress: Progress,
+    summary: IngestSummary,
+) -> list[_Pending]:
+    """Embed and write documents in groups while the next ones load in a thread."""
+    pending: list[_Pending] = []
+    group: list[_Pending] = []
+    counted = GrowingProgress(progress)
+    for item in prefetched(loading, depth=LOAD_AHEAD):
+        pending.append(item)
+        group.append(item)
+        if sum(len(p.chunks) for p in group) >= EMBED_GROUP_CHUNKS:
+            _write(group, writer, encoder, counted, summary)
+            group = []
+    if group or not pending:
+        _write(group, writer, encoder, counted, summary)
+    return pending
+
+
 def _load_changed(
     files: list[SourceFile],
     writer: StoreWriter,
@@ -184,8 +162,8 @@ def _load_changed(
     config: ChunkingConfig,
     summary: IngestSummary,
     reader: PageReader,
-) -> list[_Pending]:
-    pending: list[_Pending] = []
+) -> Iterator[_Pending]:
+    pending: list[_Pending] = []  # loaded so far, for the revision check
     for file in files:
         try:
             data = file.path.read_bytes()
@@ -206,8 +184,9 @@ def _load_changed(
         _note(summary, loaded)
         crash_point("ingest:loaded")
         chunks = chunk_document(loaded.document, encoder.count_tokens, config)
-        pending.append(_Pending(loaded.document, chunks, is_update=existing is not None))
-    return pending
+        item = _Pending(loaded.document, chunks, is_update=existing is not None)
+        pending.append(item)
+        yield item
 
 
 def _new_key(file: SourceFile, writer: StoreWriter) -> str:

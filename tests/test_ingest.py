@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,3 +149,40 @@ def test_an_encrypted_pdf_is_reported_as_such(tmp_path: Path) -> None:
     summary = ingest([folder], IndexStore(tmp_path / "home"), FakeEncoder())
     assert (summary.added, summary.failed) == (1, 1)
     assert summary.failures[0]["reason"] == "encrypted PDF (password required)"
+
+
+def test_the_next_files_load_while_the_model_embeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading, parsing and OCR of later files overlap embedding; nothing is embedded twice."""
+    import threading
+    import time
+
+    from ingest import pipeline
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"sop-{n}.md").write_text(f"# SOP {n}\n\n1. 步驟 {n} 關閉閥門。\n", "utf-8")
+    embedding = threading.Event()
+    loaded_during_embedding: list[str] = []
+    real_load = pipeline.load_document
+
+    def load(file: Any, *args: Any) -> Any:
+        if embedding.is_set():
+            loaded_during_embedding.append(file.path.name)
+        return real_load(file, *args)
+
+    class SlowEncoder(FakeEncoder):
+        def encode_passages(self, texts: Any, progress: Any = None) -> Any:
+            embedding.set()
+            time.sleep(0.3)  # long enough for the loader thread to read the next file
+            embedding.clear()
+            return super().encode_passages(texts, progress)
+
+    monkeypatch.setattr(pipeline, "load_document", load)
+    monkeypatch.setattr(pipeline, "EMBED_GROUP_CHUNKS", 1)
+    encoder = SlowEncoder()
+    summary = ingest([folder], IndexStore(tmp_path / "home"), encoder)
+    assert summary.added == 6 and loaded_during_embedding
+    assert len(encoder.embedded) == len(set(encoder.embedded)) == summary.chunks
