@@ -40,7 +40,7 @@ def similarity(a: str, b: str) -> float:
 
 def osha_pages(count: int) -> list[tuple[str, int, str]]:
     """(file, page index, layer text) of `count` text-rich pages spread over the PDFs."""
-    candidates = []
+    candidates: list[tuple[str, int, str]] = []
     for path in sorted((EVALDATA / "osha-pdfs").glob("*.pdf")):
         pages, _ = pdf_pages(path)
         candidates.extend((path.name, i, t) for i, t in enumerate(pages) if len(t) >= MIN_LAYER)
@@ -82,9 +82,10 @@ def measure(label: str, items: list[tuple[str, Any, str]], reader: PageReader, f
         seconds += time.perf_counter() - began
         scores.append(similarity(read.text, truth))
         print(f"  {name}: similarity {scores[-1]:.4f}, confidence {read.confidence}")
+    reached = sum(s >= floor for s in scores)
     print(f"{label}: {len(scores)} pages, mean {statistics.fmean(scores):.4f}, "
-          f"min {min(scores):.4f}, {sum(s >= floor for s in scores)} at or above {floor}; "
-          f"{len(scores) / seconds:.2f} pages/s ({seconds / len(scores):.2f} s a page)")  # fmt: skip
+          f"min {min(scores):.4f}, {reached} at or above {floor}; "
+          f"{len(scores) / seconds:.2f} pages/s ({seconds / len(scores):.2f} s a page)")
     return len(scores)
 
 
