@@ -290,3 +290,38 @@ def test_bad_office_files_are_clear_errors(
         path.write_bytes(data)
     with pytest.raises(LoadError, match=reason):
         load(path)
+
+
+def table_pdf(path: Path, repeat_header: bool) -> Path:
+    """A ruled table of 36 bolts that runs over a page break, between two paragraphs."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 7, "Section 3 Torque values\nTighten each bolt to the value below.")
+    with pdf.table(col_widths=(40, 40, 40), repeat_headings=int(repeat_header)) as table:
+        for cells in [("Bolt", "Torque (N m)", "Tool")] + [
+            (f"M{n}", str(n * 2), "wrench") for n in range(4, 40)
+        ]:
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.multi_cell(0, 7, "Record the values on the check sheet.")
+    pdf.output(str(path))
+    return path
+
+
+@pytest.mark.parametrize("repeat_header", [True, False], ids=["header-repeated", "no-header"])
+def test_a_pdf_table_reads_as_rows_with_headers_across_a_page_break(
+    tmp_path: Path, repeat_header: bool
+) -> None:
+    doc = load(table_pdf(tmp_path / "torque.pdf", repeat_header))
+    assert len(doc.pages) == 2
+    assert "Bolt: M4 | Torque (N m): 8 | Tool: wrench" in doc.pages[0]
+    # the rows on the second page still say what their numbers are
+    assert "Bolt: M39 | Torque (N m): 78 | Tool: wrench" in doc.pages[1]
+    assert doc.pages[1].rstrip().endswith("Record the values on the check sheet.")
+    for chunk in chunks_of(doc):  # a chunk never cuts a row
+        assert all(line.startswith(("Bolt", "Section", "Tighten", "Record"))
+                   for line in chunk.text.splitlines() if line)  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 from ingest.loaders.extracted import Extracted
 from ingest.loaders.images import MAX_PIXELS
 from ingest.loaders.ocr import OcrPage, PageReader
+from ingest.loaders.pdf_tables import table_pages
 from retriever.lazy import require
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -34,12 +35,19 @@ def _pypdf() -> Any:
 
 def pdf_pages(path: Path) -> tuple[list[str], str | None]:
     """The text of every page (empty for a page without a text layer) and the PDF's title."""
+    pages, title, _ = _read(path)
+    return pages, title
+
+
+def _read(path: Path) -> tuple[list[str], str | None, list[bytes]]:
+    """Pages' text, the title, and the pages' raw content streams."""
     pypdf, errors = _pypdf(), require("pypdf.errors", "pypdf")
     try:
         reader = pypdf.PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise PdfError("encrypted PDF (password required)")
         pages = [_clean_pdf_text(page.extract_text() or "") for page in reader.pages]
+        contents = [_content(page) for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
     except PdfError:
         raise
@@ -47,13 +55,21 @@ def pdf_pages(path: Path) -> tuple[list[str], str | None]:
         raise PdfError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:  # pypdf raises many kinds on damaged files; one must not stop a batch
         raise PdfError(f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
-    return pages, _clean_title(title)
+    return pages, _clean_title(title), contents
+
+
+def _content(page: Any) -> bytes:
+    stream = page.get_contents()
+    return bytes(stream.get_data()) if stream is not None else b""
 
 
 def pdf_document(path: Path, reader: PageReader) -> Extracted:
     """Every page's text: its layer where usable, else what OCR reads from its rendering."""
-    pages, title = pdf_pages(path)
+    pages, title, contents = _read(path)
     scanned = [i for i, text in enumerate(pages) if not usable_layer(text)]
+    layered = [None if i in scanned else raw for i, raw in enumerate(contents)]
+    for i, text in _tables(path, layered).items():
+        pages[i] = text
     confidences: list[float | None] = [None] * len(pages)
     dropped = 0
     for i, read in zip(scanned, _ocr_pages(path, scanned, reader), strict=True):
@@ -63,6 +79,14 @@ def pdf_document(path: Path, reader: PageReader) -> Extracted:
     notes = (f"OCR dropped {dropped} low-confidence lines",) if dropped else ()
     ocr = tuple(confidences) if any(c is not None for c in confidences) else ()
     return Extracted(pages, title, kind="pdf", ocr=ocr, warnings=notes)
+
+
+def _tables(path: Path, contents: list[bytes | None]) -> dict[int, str]:
+    try:
+        return table_pages(path, contents)
+    except Exception as exc:  # pdfminer fails on some files pypdf reads: keep the layer text
+        logging.getLogger(__name__).warning("table extraction skipped for %s: %s", path, exc)
+        return {}
 
 
 def usable_layer(text: str) -> bool:
