@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.system_packages import apt, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -20,16 +20,8 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-_APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 _INSTALL = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
 _CJK_FONT = "fonts-wqy-microhei"  # 5 MB; without a CJK font screenshots show empty boxes
-
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail on CI, where a missing browser must not pass silently."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests cannot run on CI: {reason}")
-    pytest.skip(reason)
 
 
 def ensure_chromium() -> Path:
@@ -40,9 +32,9 @@ def ensure_chromium() -> Path:
         unavailable(f"{CHROMIUM} is missing and only root can run: {' '.join(_INSTALL)}")
     if shutil.which("apt-get") is None:
         unavailable(f"{CHROMIUM} is missing and apt-get is not available to install it")
-    if not _apt(_INSTALL):
-        _apt(["apt-get", "update"])  # a fresh image may hold no package lists yet
-        if not _apt(_INSTALL):
+    if not apt(_INSTALL):
+        apt(["apt-get", "update"])  # a fresh image may hold no package lists yet
+        if not apt(_INSTALL):
             unavailable(f"`{' '.join(_INSTALL)}` failed; see its output above")
     if not CHROMIUM.is_file():
         unavailable(f"the chromium package installed, but {CHROMIUM} is still missing")
@@ -56,15 +48,4 @@ def ensure_cjk_font() -> None:
     listed = subprocess.run(["fc-list", ":lang=zh-tw"], capture_output=True, text=True)
     if listed.stdout.strip():
         return
-    _apt(["apt-get", "install", "-y", "--no-install-recommends", _CJK_FONT])
-
-
-def _apt(command: list[str]) -> bool:
-    try:
-        done = subprocess.run(command, env=_APT_ENV, capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        print(f"{' '.join(command)}: {exc}")
-        return False
-    if done.returncode != 0:
-        print(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
-    return done.returncode == 0
+    apt(["apt-get", "install", "-y", "--no-install-recommends", _CJK_FONT])

@@ -325,3 +325,23 @@ def test_a_pdf_table_reads_as_rows_with_headers_across_a_page_break(
     for chunk in chunks_of(doc):  # a chunk never cuts a row
         assert all(line.startswith(("Bolt", "Section", "Tighten", "Record"))
                    for line in chunk.text.splitlines() if line)  # fmt: skip
+
+
+@pytest.mark.libreoffice
+def test_a_legacy_doc_is_converted_by_libreoffice_and_read(tmp_path: Path) -> None:
+    import subprocess
+
+    docx = pytest.importorskip("docx")
+    from tests.system_packages import ensure_program
+
+    soffice = ensure_program("soffice", "libreoffice-writer-nogui")
+    document = docx.Document()
+    document.add_heading("換模作業", level=1)
+    document.add_paragraph("關閉液壓幫浦後再拆模。", style="List Number")
+    document.save(str(tmp_path / "old.docx"))
+    profile = f"-env:UserInstallation=file://{tmp_path}/u"
+    command = [str(soffice), "--headless", profile, "--convert-to", "doc",
+               "--outdir", str(tmp_path / "doc"), str(tmp_path / "old.docx")]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=180)
+    doc = load(tmp_path / "doc" / "old.doc")
+    assert "關閉液壓幫浦後再拆模" in doc.text and doc.kind == "docx"
