@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.system_packages import apt, unavailable
+from tests.system_packages import apt, ensure_program
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -20,7 +20,6 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-_INSTALL = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
 _CJK_FONT = "fonts-wqy-microhei"  # 5 MB; without a CJK font screenshots show empty boxes
 
 
@@ -28,17 +27,7 @@ def ensure_chromium() -> Path:
     """The system Chromium's path, installing the `chromium` package first when it is absent."""
     if CHROMIUM.is_file():
         return CHROMIUM
-    if os.geteuid() != 0:
-        unavailable(f"{CHROMIUM} is missing and only root can run: {' '.join(_INSTALL)}")
-    if shutil.which("apt-get") is None:
-        unavailable(f"{CHROMIUM} is missing and apt-get is not available to install it")
-    if not apt(_INSTALL):
-        apt(["apt-get", "update"])  # a fresh image may hold no package lists yet
-        if not apt(_INSTALL):
-            unavailable(f"`{' '.join(_INSTALL)}` failed; see its output above")
-    if not CHROMIUM.is_file():
-        unavailable(f"the chromium package installed, but {CHROMIUM} is still missing")
-    return CHROMIUM
+    return ensure_program("chromium", "chromium")
 
 
 def ensure_cjk_font() -> None:

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ingest.loaders.files import SourceFile, load_document
 from ingest.pipeline import ingest
+from retriever.records import Document
 from retriever.store.index_store import IndexStore
+from retriever.store.snapshot import Snapshot
 from service.app import create_app
 from service.auth import add_key
 from service.settings import Settings
@@ -42,6 +45,18 @@ def ocr_once_per_session() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ocr, "_recognise", remembered)
         yield
+
+
+def live(store: IndexStore) -> Snapshot:
+    """The store's live generation (a test that ingested something has one)."""
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    return snapshot
+
+
+def load_file(path: Path) -> Document:
+    """A file as ingest reads it, its name as its key."""
+    return load_document(SourceFile(path, path.parent), path.read_bytes(), path.name).document
 
 
 def require_osha() -> Path:

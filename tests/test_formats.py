@@ -21,21 +21,10 @@ from ingest.pipeline import ingest
 from retriever.ranking.search import search
 from retriever.records import Chunk, Document
 from retriever.store.index_store import IndexStore
-from retriever.store.snapshot import Snapshot
-from tests.conftest import REPO
+from tests.conftest import REPO, live, load_file
 from tests.fakes import FakeEncoder
 
 SMALL = ChunkingConfig(max_tokens=40, overlap_tokens=4)
-
-
-def live(store: IndexStore) -> Snapshot:
-    snapshot = store.snapshot()
-    assert snapshot is not None
-    return snapshot
-
-
-def load(path: Path) -> Document:
-    return load_document(SourceFile(path, path.parent), path.read_bytes(), path.name).document
 
 
 def chunks_of(doc: Document, config: ChunkingConfig = SMALL) -> list[Chunk]:
@@ -68,7 +57,7 @@ def inspection_book(path: Path) -> Path:
 def test_xlsx_rows_carry_their_headers_and_the_header_block_fills_metadata(
     tmp_path: Path,
 ) -> None:
-    doc = load(inspection_book(tmp_path / "sheet.xlsx"))
+    doc = load_file(inspection_book(tmp_path / "sheet.xlsx"))
     assert (doc.meta.doc_id, doc.meta.revision, doc.meta.effective_date) == (
         "SIP-T-001", "C", "2024-05-01"
     )  # fmt: skip
@@ -88,7 +77,7 @@ def test_xlsx_rows_carry_their_headers_and_the_header_block_fills_metadata(
 def test_xlsx_formula_cells_use_their_cached_value(tmp_path: Path) -> None:
     """openpyxl writes no cached values; Excel does. A formula without one is left out, never
     indexed as its formula text."""
-    doc = load(inspection_book(tmp_path / "sheet.xlsx"))
+    doc = load_file(inspection_book(tmp_path / "sheet.xlsx"))
     assert "=D6+5" not in doc.text
 
 
@@ -108,7 +97,7 @@ def test_an_xlsx_row_is_cited_by_sheet_and_rows(tmp_path: Path) -> None:
 def test_csv_rows_carry_their_headers(tmp_path: Path) -> None:
     path = tmp_path / "torque.csv"
     path.write_text("螺絲,扭力 (N·m),工具\nM4,2.5,電動起子\nM6,8,扭力扳手\n", encoding="utf-8")
-    doc = load(path)
+    doc = load_file(path)
     assert "螺絲: M6 | 扭力 (N·m): 8 | 工具: 扭力扳手" in doc.text
     assert doc.kind == "csv" and [r[2] for r in doc.rows] == [2, 3]
 
@@ -132,7 +121,7 @@ def deck(path: Path) -> Path:
 
 
 def test_pptx_slides_are_pages_with_title_sections_tables_and_notes(tmp_path: Path) -> None:
-    doc = load(deck(tmp_path / "training.pptx"))
+    doc = load_file(deck(tmp_path / "training.pptx"))
     assert doc.kind == "pptx" and len(doc.pages) == 3
     assert "Notes: 講師：先示範" in doc.pages[0] and "螺絲: M5 | 扭力: 4 N·m" in doc.pages[2]
     by_page = {c.page: c for c in chunks_of(doc)}
@@ -163,7 +152,7 @@ def test_html_keeps_headings_lists_and_tables_and_drops_scripts_and_navigation(
 ) -> None:
     path = tmp_path / "page.html"
     path.write_text(HTML, encoding="utf-8")
-    doc = load(path)
+    doc = load_file(path)
     assert doc.title == "換模 SOP"
     for gone in ("alert", "javascript", "首頁", "版權所有", "color:red"):
         assert gone not in doc.text
@@ -182,14 +171,14 @@ def test_docx_tables_carry_their_headers(tmp_path: Path) -> None:
         table.cell(r, c).text = value
     path = tmp_path / "spec.docx"
     document.save(str(path))
-    assert "螺絲: M6 | 扭力: 8 N·m" in load(path).text
+    assert "螺絲: M6 | 扭力: 8 N·m" in load_file(path).text
 
 
 def test_markdown_style_text_shows_no_heading_markers(tmp_path: Path) -> None:
     path = tmp_path / "sop.txt"
     path.write_text("# 射出 SOP\n\n## 4. 調機步驟\n\n1. 降低射出壓力。\n2. 確認毛邊。\n",
                     encoding="utf-8")  # fmt: skip
-    chunks = chunks_of(load(path))
+    chunks = chunks_of(load_file(path))
     assert [c.section for c in chunks if c.steps] == ["4. 調機步驟"]
     assert all("#" not in c.text for c in chunks)
     assert next(c.text for c in chunks if c.steps).startswith("4. 調機步驟")
@@ -202,7 +191,7 @@ def test_legacy_office_without_libreoffice_names_what_to_install(
     path = tmp_path / "old.doc"
     path.write_bytes(b"\xd0\xcf\x11\xe0 an old Word file")
     with pytest.raises(LoadError, match=r"need LibreOffice .*apt-get install libreoffice"):
-        load(path)
+        load_file(path)
 
 
 def test_unread_file_types_are_counted_and_listed(tmp_path: Path) -> None:
@@ -237,10 +226,10 @@ def test_cli_ingest_reports_skipped_types(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_the_sample_sheet_deck_and_scan_are_read(tmp_path: Path) -> None:
     sop = REPO / "corpus" / "sop"
-    sheet = load(sop / "SIP-IM-003_hx200-molding.xlsx")
+    sheet = load_file(sop / "SIP-IM-003_hx200-molding.xlsx")
     assert "檢驗項目: 冷卻時間 | 位置: — | 設定值: 18" in sheet.text
     assert zipfile.is_zipfile(sop / "TRN-5S-001_5s-training.pptx")
-    assert len(load(sop / "TRN-5S-001_5s-training.pptx").pages) == 5
+    assert len(load_file(sop / "TRN-5S-001_5s-training.pptx").pages) == 5
 
 
 def million_empty_rows(path: Path) -> Path:
@@ -289,7 +278,7 @@ def test_bad_office_files_are_clear_errors(
     else:
         path.write_bytes(data)
     with pytest.raises(LoadError, match=reason):
-        load(path)
+        load_file(path)
 
 
 def table_pdf(path: Path, repeat_header: bool) -> Path:
@@ -316,7 +305,7 @@ def table_pdf(path: Path, repeat_header: bool) -> Path:
 def test_a_pdf_table_reads_as_rows_with_headers_across_a_page_break(
     tmp_path: Path, repeat_header: bool
 ) -> None:
-    doc = load(table_pdf(tmp_path / "torque.pdf", repeat_header))
+    doc = load_file(table_pdf(tmp_path / "torque.pdf", repeat_header))
     assert len(doc.pages) == 2
     assert "Bolt: M4 | Torque (N m): 8 | Tool: wrench" in doc.pages[0]
     # the rows on the second page still say what their numbers are
@@ -343,5 +332,5 @@ def test_a_legacy_doc_is_converted_by_libreoffice_and_read(tmp_path: Path) -> No
     command = [str(soffice), "--headless", profile, "--convert-to", "doc",
                "--outdir", str(tmp_path / "doc"), str(tmp_path / "old.docx")]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=180)
-    doc = load(tmp_path / "doc" / "old.doc")
+    doc = load_file(tmp_path / "doc" / "old.doc")
     assert "關閉液壓幫浦後再拆模" in doc.text and doc.kind == "docx"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import io
 import struct
+import weakref
 import zlib
 from pathlib import Path
 from typing import Any
@@ -22,23 +23,11 @@ from ingest.loaders.files import LoadError, SourceFile, load_document
 from ingest.loaders.ocr_layout import MIN_CONFIDENCE, OcrBox, page_text
 from ingest.pipeline import ingest
 from retriever.ranking.search import search
-from retriever.records import Document
 from retriever.store.index_store import IndexStore
-from retriever.store.snapshot import Snapshot
-from tests.conftest import REPO
+from tests.conftest import REPO, live, load_file
 from tests.fakes import FakeEncoder
 
 SCAN = REPO / "corpus" / "sop" / "SOP-PK-005_carton-sealing-scan.pdf"
-
-
-def live(store: IndexStore) -> Snapshot:
-    snapshot = store.snapshot()
-    assert snapshot is not None
-    return snapshot
-
-
-def load(path: Path) -> Document:
-    return load_document(SourceFile(path, path.parent), path.read_bytes(), path.name).document
 
 
 def box(x0: float, y0: float, x1: float, text: str, confidence: float = 0.95) -> OcrBox:
@@ -71,7 +60,7 @@ def similarity(a: str, b: str) -> float:
 
 
 def test_a_traditional_chinese_scan_is_read_page_by_page() -> None:
-    doc = load(SCAN)
+    doc = load_file(SCAN)
     assert len(doc.pages) == 2 and all(c is not None and c > 0.9 for c in doc.ocr)
     for page, lines in zip(doc.pages, SCAN_PAGES, strict=True):
         assert similarity(page, "\n".join(lines)) >= 0.97, page
@@ -96,7 +85,7 @@ def mixed_pdf(path: Path) -> Path:
 
 
 def test_only_pages_without_a_text_layer_are_read_by_ocr(tmp_path: Path) -> None:
-    doc = load(mixed_pdf(tmp_path / "mixed.pdf"))
+    doc = load_file(mixed_pdf(tmp_path / "mixed.pdf"))
     assert doc.ocr[0] is None and doc.ocr[2] is None and doc.ocr[1] is not None
     assert "hydraulic" in doc.pages[0] and "48 mm" in doc.pages[1] and "nozzle" in doc.pages[2]
 
@@ -142,16 +131,16 @@ def scan_image(scale: float = 100 / 72) -> Image.Image:
 def test_image_files_and_every_page_of_a_tiff_are_read(tmp_path: Path) -> None:
     image = scan_image(200 / 72)
     image.save(tmp_path / "page.png")
-    assert "48 mm" in load(tmp_path / "page.png").text
+    assert "48 mm" in load_file(tmp_path / "page.png").text
     second = Image.new("L", image.size, 255)
     image.save(tmp_path / "pages.tif", save_all=True, append_images=[second, image])
-    doc = load(tmp_path / "pages.tif")
+    doc = load_file(tmp_path / "pages.tif")
     assert len(doc.pages) == 3 and doc.pages[1] == "" and "48 mm" in doc.pages[2]
 
 
 def test_a_page_turned_a_quarter_is_read_turned_back(tmp_path: Path) -> None:
     scan_image(200 / 72).rotate(90, expand=True).save(tmp_path / "turned.png")
-    text = load(tmp_path / "turned.png").text
+    text = load_file(tmp_path / "turned.png").text
     assert text.index("1. 目的") < text.index("2.") and "48 mm" in text
 
 
@@ -178,7 +167,7 @@ def test_bad_images_are_clear_errors(tmp_path: Path, name: str, data: bytes, rea
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(LoadError, match=reason):
-        load(path)
+        load_file(path)
 
 
 class Counting:
@@ -202,11 +191,14 @@ def test_a_500_page_scan_is_read_one_page_at_a_time_with_progress(
     path = tmp_path / "long-scan.pdf"
     with path.open("wb") as handle:
         writer.write(handle)
-    alive: list[int] = []
+    seen: list[weakref.ref[Any]] = []
+    most_alive = 0
 
     def counted(image: Any) -> ocr.OcrPage:
-        alive.append(len(alive) + 1)
-        return ocr.OcrPage(f"page {len(alive)} text of the scanned binder", 0.9, 0)
+        nonlocal most_alive
+        seen.append(weakref.ref(image))
+        most_alive = max(most_alive, sum(ref() is not None for ref in seen))
+        return ocr.OcrPage(f"page {len(seen)} text of the scanned binder", 0.9, 0)
 
     monkeypatch.setattr(ocr, "_recognise", counted)
     progress = Counting()
@@ -214,3 +206,4 @@ def test_a_500_page_scan_is_read_one_page_at_a_time_with_progress(
     doc = load_document(SourceFile(path, tmp_path), path.read_bytes(), "long", reader).document
     assert len(doc.pages) == 500 and doc.pages[499].startswith("page 500")
     assert (progress.total, progress.done) == (500, 500)
+    assert most_alive <= 2  # one rendered page at a time (and the copy OCR reads)

@@ -17,6 +17,7 @@ from retriever.lazy import require
 # path operators that draw boxes and rules; a page with fewer has no ruled table to find
 _DRAWING = re.compile(rb"\bre\b|\bl\b")
 MIN_DRAWING_OPS = 8
+MIN_GRID_ROWS = 2
 
 
 def table_pages(path: Path, contents: Sequence[bytes | None]) -> dict[int, str]:
@@ -33,7 +34,7 @@ def table_pages(path: Path, contents: Sequence[bytes | None]) -> dict[int, str]:
     with pdfplumber.open(path) as pdf:
         for i in candidates:
             page = pdf.pages[i]
-            tables = [t for t in page.find_tables() if len(t.rows) >= 2 and _width(t) >= 2]
+            tables = [t for t in page.find_tables() if _is_grid(t.extract())]
             if not tables:
                 carried = None
                 continue
@@ -42,8 +43,11 @@ def table_pages(path: Path, contents: Sequence[bytes | None]) -> dict[int, str]:
     return found
 
 
-def _width(table: Any) -> int:
-    return max((len(row.cells) for row in table.rows), default=0)
+def _is_grid(rows: list[list[str | None]]) -> bool:
+    """Two or more rows of two or more filled cells: a table of values, not a page frame or a
+    boxed form (one filled cell a row), whose text reads better as it is laid out."""
+    filled_rows = sum(sum(bool((c or "").strip()) for c in row) >= 2 for row in rows)
+    return filled_rows >= MIN_GRID_ROWS
 
 
 def _page_text(page: Any, tables: list[Any], carried: list[str] | None) -> tuple[str, Any]:

@@ -22,9 +22,13 @@ def clean_cell(value: object) -> str:
 
 
 def is_header_row(cells: Sequence[str]) -> bool:
-    """Two or more labels and no bare numbers: the row names the columns below it."""
+    """Two or more labels and no bare numbers: the row names the columns below it. Cells that
+    end in a colon are a form's field labels, each waiting for its own value, not columns."""
     filled = [c for c in cells if c]
-    return len(filled) >= 2 and not any(_NUMBER.match(c) for c in filled)
+    fields = sum(c.endswith((":", "：")) for c in filled)
+    return len(filled) >= 2 and not any(_NUMBER.match(c) for c in filled) and fields * 2 < len(
+        filled
+    )
 
 
 def header_names(header_rows: Sequence[Sequence[str]]) -> list[str]:
