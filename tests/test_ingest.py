@@ -186,3 +186,34 @@ def test_the_next_files_load_while_the_model_embeds(
     summary = ingest([folder], IndexStore(tmp_path / "home"), encoder)
     assert summary.added == 6 and loaded_during_embedding
     assert len(encoder.embedded) == len(set(encoder.embedded)) == summary.chunks
+
+
+def test_a_format_5_home_is_read_and_its_next_generation_gains_the_new_columns(
+    tmp_path: Path,
+) -> None:
+    """Homes written before OCR and sheet rows (format 5) keep working without a re-ingest."""
+    import json
+    import sqlite3
+
+    from retriever.store import layout
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\n1. 關閉主電源開關。\n", encoding="utf-8")
+    store = IndexStore(tmp_path / "home")
+    ingest([folder], store, FakeEncoder())
+    live = store.root / str(layout.live_name(store.root))
+    with sqlite3.connect(live / layout.METADATA) as db:  # as format 5 wrote it
+        db.execute("ALTER TABLE chunks DROP COLUMN ocr_confidence")
+        db.execute("ALTER TABLE chunks DROP COLUMN rows")
+    manifest = json.loads((live / layout.MANIFEST).read_text())
+    (live / layout.MANIFEST).write_text(json.dumps({**manifest, "format_version": 5}))
+    old = IndexStore(tmp_path / "home").snapshot()
+    assert old is not None
+    passage = search(old, FakeEncoder(), "關閉主電源", k=1).passages[0]
+    assert passage.citation.rows is None and not passage.citation.ocr
+    (folder / "b.md").write_text("# B\n\n1. 打開冷卻水閥。\n", encoding="utf-8")
+    assert ingest([folder], IndexStore(tmp_path / "home"), FakeEncoder()).added == 1
+    new = IndexStore(tmp_path / "home").snapshot()
+    assert new is not None and new.manifest.format_version == 6
+    assert len(search(new, FakeEncoder(), "冷卻水閥", k=2).passages) == 2
