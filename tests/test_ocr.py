@@ -138,8 +138,9 @@ def test_image_files_and_every_page_of_a_tiff_are_read(tmp_path: Path) -> None:
     assert len(doc.pages) == 3 and doc.pages[1] == "" and "48 mm" in doc.pages[2]
 
 
-def test_a_page_turned_a_quarter_is_read_turned_back(tmp_path: Path) -> None:
-    scan_image(200 / 72).rotate(90, expand=True).save(tmp_path / "turned.png")
+@pytest.mark.parametrize("angle", [90, 180], ids=["quarter-turn", "upside-down"])
+def test_a_turned_page_is_read_top_down(tmp_path: Path, angle: int) -> None:
+    scan_image(200 / 72).rotate(angle, expand=True).save(tmp_path / "turned.png")
     text = load_file(tmp_path / "turned.png").text
     assert text.index("1. 目的") < text.index("2.") and "48 mm" in text
 

@@ -1,7 +1,8 @@
 """Page images -> text by OCR: rapidocr's PP-OCRv6 models, shipped inside its wheel (no download
 at run time), imported late behind this one seam. A result is cached by the image's pixels, so
 re-ingesting a scan whose sidecar or name changed never OCRs it again. A page turned a quarter
-(its text lines detected as tall boxes) is read turned back, whichever way reads better."""
+(its text lines detected as tall boxes) is read turned back, whichever way reads better; a page
+upside down (most lines classified as turned 180°) is read turned over, so its order is top-down."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from retriever.lazy import require
 from retriever.store.fsutil import atomic_write
 
 INSTALL_HINT = "rapidocr==3.10.0 onnxruntime"
-CACHE_VERSION = "1"  # bump when the layout or the floor changes what a cached page would hold
+CACHE_VERSION = "2"  # bump when the layout or the floor changes what a cached page would hold
 _TALL = 2.0  # a detected line this many times taller than wide is a line of a turned page
+UPSIDE_DOWN_SAMPLE = 8  # lines whose orientation decides whether a page is upside down
 
 
 class OcrError(ValueError):
@@ -84,13 +86,28 @@ def _pixel_hash(image: Any) -> str:
 def _recognise(image: Any) -> OcrPage:
     boxes = _boxes(image)
     if _turned(boxes):
-        candidates = [_boxes(image.rotate(angle, expand=True)) for angle in (90, 270)]
-        boxes = max(candidates, key=_read_weight)
-        width = image.size[1]
-    else:
-        width = image.size[0]
-    text: OcrText = page_text(boxes, width)
+        turned = [image.rotate(angle, expand=True) for angle in (90, 270)]
+        found = [_boxes(candidate) for candidate in turned]
+        best = max((0, 1), key=lambda i: _read_weight(found[i]))
+        image, boxes = turned[best], found[best]
+    if _upside_down(image, boxes):
+        # each line already reads right (the angle classifier turns it), but bottom-up
+        image = image.rotate(180)
+        boxes = _boxes(image)
+    text: OcrText = page_text(boxes, image.size[0])
     return OcrPage(text.text, text.confidence, text.dropped)
+
+
+def _upside_down(image: Any, boxes: list[OcrBox]) -> bool:
+    """Most of the page's widest lines are classified as turned 180°."""
+    numpy = require("numpy", "numpy")
+    widest = sorted((b for b in boxes if len(b.text.strip()) >= 3),
+                    key=lambda b: b.x0 - b.x1)[:UPSIDE_DOWN_SAMPLE]  # fmt: skip
+    if not widest:
+        return False
+    crops = [numpy.asarray(image.crop((b.x0, b.y0, b.x1, b.y1))) for b in widest]
+    classified = _engine()._load_cls_model()(crops).cls_res  # rapidocr 3.10's line classifier
+    return sum("180" in str(label) for label, _ in classified) * 2 > len(crops)
 
 
 def _turned(boxes: list[OcrBox]) -> bool:
