@@ -208,3 +208,19 @@ def test_a_500_page_scan_is_read_one_page_at_a_time_with_progress(
     assert len(doc.pages) == 500 and doc.pages[499].startswith("page 500")
     assert (progress.total, progress.done) == (500, 500)
     assert most_alive <= 2  # one rendered page at a time (and the copy OCR reads)
+
+
+def test_a_scan_without_metadata_takes_its_printed_header_block(tmp_path: Path) -> None:
+    copy = tmp_path / "scan.pdf"
+    copy.write_bytes(SCAN.read_bytes())  # no sidecar beside it
+    meta = load_file(copy).meta
+    assert (meta.doc_id, meta.revision, meta.effective_date) == ("SOP-PK-005", "A", "2024-04-15")
+
+
+def test_a_printed_header_never_overrides_given_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "sop.txt"
+    text = "文件編號：QP-7 版次：C\n本文件版次：Z 的說明\n\n1. 關閉電源。\n"
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "sop.txt.meta.yaml").write_text("revision: D\n", encoding="utf-8")
+    meta = load_file(path).meta
+    assert (meta.doc_id, meta.revision) == ("QP-7", "D")

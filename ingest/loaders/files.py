@@ -20,6 +20,7 @@ from ingest.loaders.ocr import OcrError, PageReader
 from ingest.loaders.pdf_text import PdfError, pdf_document
 from ingest.loaders.sheets import SheetError, csv_document, xlsx_document
 from ingest.loaders.slides import SlideError, pptx_document
+from ingest.loaders.template_meta import text_header_meta
 from ingest.meta.derived import with_defaults
 from ingest.meta.given import (
     SIDECAR_SUFFIX,
@@ -123,7 +124,7 @@ def load_document(
     try:
         sidecar = read_sidecar(file.path)
         extracted = _extract(file.path, data, kind, sidecar, reader or PageReader())
-        given = checked(extracted.stated, sidecar)
+        given = checked(_printed_header(extracted), extracted.stated, sidecar)
     except _READ_ERRORS as exc:
         raise LoadError(file.path, str(exc)) from exc
     if not any(page.strip() for page in extracted.pages):
@@ -159,6 +160,15 @@ def _extract(
         kind = "markdown"  # a .txt written in Markdown style reads as Markdown
     match = _MD_TITLE.search(body) if kind == "markdown" else None
     return Extracted([body], match.group(1) if match else None, stated, kind=kind)
+
+
+def _printed_header(extracted: Extracted) -> dict[str, Any]:
+    """doc_id, revision and effective_date printed in a document's header block (a scanned or
+    printed SOP has no other metadata); what the file states otherwise wins, a sidecar most."""
+    if extracted.turns or not extracted.pages:
+        return {}
+    stated, _ = text_header_meta(extracted.pages[0])
+    return stated
 
 
 def _binary_kind(path: Path) -> str:

@@ -16,6 +16,13 @@ LABELS = {
 # further labels of such blocks: their rows are header block, not the table
 OTHER_LABELS = ("頁次", "制定", "制定者", "審核", "核准", "部門", "單位", "機型", "料號", "品名",
                 "page", "prepared by", "approved by", "department", "part no", "model")  # fmt: skip
+_ALL_LABELS = sorted({label for labels in LABELS.values() for label in labels if len(label) > 3
+                     or not label.isascii()}, key=len, reverse=True)  # fmt: skip
+_LABEL_RE = "|".join(re.escape(label) for label in _ALL_LABELS)
+_LABELLED = re.compile(
+    rf"({_LABEL_RE})\s*[:：]\s*(.+?)(?=\s|(?:{_LABEL_RE})\s*[:：]|$)", re.IGNORECASE
+)
+_LABEL_START = re.compile(rf"\s*(?:{_LABEL_RE})\s*[:：]", re.IGNORECASE)
 _DATE = re.compile(r"^(\d{2,4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 ROC_OFFSET = 1911  # 民國 113 年 is 2024
 
@@ -72,6 +79,19 @@ def stated_meta(rows: Sequence[Sequence[str]]) -> tuple[dict[str, str], list[str
                 value = iso
             stated[field] = value
     return stated, notes
+
+
+HEADER_LINES = 12  # a printed SOP's header block sits in the first lines of its first page
+
+
+def text_header_meta(text: str) -> tuple[dict[str, str], list[str]]:
+    """The same header block printed in a document's first lines (`文件編號：SOP-PK-005　版次：A`),
+    as OCR or a text layer reads it: a value ends at a space or where the next label starts."""
+    lines = [line for line in text.splitlines() if line.strip()][:HEADER_LINES]
+    # a header line starts with a label; a prose line that mentions one does not
+    rows = [[f"{label}: {value}" for label, value in _LABELLED.findall(line)]
+            for line in lines if _LABEL_START.match(line)]  # fmt: skip
+    return stated_meta([row for row in rows if row])
 
 
 def iso_date(value: str) -> str | None:
