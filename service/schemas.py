@@ -32,7 +32,7 @@ class CitationOut(BaseModel):
     doc_id: str
     title: str
     source: str = Field(description="path relative to the ingest root")
-    page: int | None = Field(description="1-based page number (PDFs)")
+    page: int | None = Field(description="1-based page number (PDF and image pages, slides)")
     section: str | None
     char_start: int = Field(description="offset (code points) of the passage in the document text")
     char_end: int
@@ -49,6 +49,14 @@ class CitationOut(BaseModel):
     start: str | None = Field(description="HH:MM:SS where the passage starts in the recording")
     end: str | None
     date: str | None = Field(description="the interview's date")
+    kind: str | None = Field(
+        default=None, description="the document's kind: pdf, image, pptx (a page is a slide), ..."
+    )
+    rows: str | None = Field(default=None, description="spreadsheet rows of the passage, '5–9'")
+    ocr: bool = Field(default=False, description="read from a scan by OCR: check the original")
+    ocr_confidence: float | None = Field(
+        default=None, description="mean OCR confidence (0-1) of the passage's page"
+    )
 
 
 class Highlight(BaseModel):

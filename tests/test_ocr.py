@@ -224,3 +224,21 @@ def test_a_printed_header_never_overrides_given_metadata(tmp_path: Path) -> None
     (tmp_path / "sop.txt.meta.yaml").write_text("revision: D\n", encoding="utf-8")
     meta = load_file(path).meta
     assert (meta.doc_id, meta.revision) == ("QP-7", "D")
+
+
+def test_the_api_citation_says_a_passage_came_from_ocr(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    mixed_pdf(folder / "mixed.pdf")
+    encoder = FakeEncoder()
+    app = create_app(Settings(home=tmp_path / "home", auth=False), lambda _: encoder)
+    app.state.runtime.ingest([folder], prune=False, progress=None)
+    response = TestClient(app).post("/v1/query", json={"question": "OPP 膠帶 48 mm", "k": 1})
+    citation = response.json()["passages"][0]["citation"]
+    assert (citation["page"], citation["ocr"], citation["kind"]) == (2, True, "pdf")
+    assert citation["ocr_confidence"] > 0.9 and citation["label"].endswith("[OCR]")
