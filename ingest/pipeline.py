@@ -19,7 +19,6 @@ from ingest.overlap import prefetched
 from ingest.summary import IngestSummary
 from retriever.models.encoder import Encoder
 from retriever.records import Chunk, Document
-from retriever.store import layout
 from retriever.store.faults import crash_point
 from retriever.store.index_store import IndexStore, StoreWriter, text_hash
 from retriever.store.rows import DocumentRow
@@ -58,7 +57,7 @@ def ingest(
         return summary
     config = _checked(config, encoder)
     with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
-        reader = PageReader(store.root / layout.OCR_CACHE, ocr_progress)
+        reader = PageReader(store.ocr_cache, ocr_progress)
         loading = _load_changed(files, writer, encoder, config, summary, reader)
         pending = _write_as_loaded(loading, writer, encoder, progress or NoProgress(), summary)
         if prune:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
+from ingest.loaders.ocr import PageReader
 from retriever.filters import check_filters
 from retriever.store.rows import DocumentRow
 from retriever.text import is_text
@@ -53,7 +54,9 @@ def upload(
     if len(files) > settings.max_upload_files:
         raise HTTPException(413, f"{len(files)} files; at most {settings.max_upload_files}")
     sidecar = _sidecar(metadata)
-    staged, results, total = _stage_all(settings.uploads_dir, files, settings.max_upload_bytes)
+    reader = PageReader(runtime.store.ocr_cache)
+    staged, results, total = _stage_all(settings.uploads_dir, files, settings.max_upload_bytes,
+                                        reader)  # fmt: skip
     with cleaned(staged):
         placed = [place(item, sidecar) for item in staged]
     metrics.count_ingest(results)  # the files refused before ingest
@@ -70,14 +73,15 @@ def upload(
 
 
 def _stage_all(
-    folder: Path, files: list[UploadFile], limit: int
+    folder: Path, files: list[UploadFile], limit: int, reader: PageReader
 ) -> tuple[list[Staged], list[dict[str, str]], int]:
     staged: list[Staged] = []
     results: list[dict[str, str]] = []
     total = 0
     for upload_file in files:
         try:
-            item, size = stage(folder, upload_file.filename, upload_file.file, limit - total)
+            item, size = stage(folder, upload_file.filename, upload_file.file, limit - total,
+                               reader)  # fmt: skip
         except UploadTooLarge as exc:
             for done in staged:
                 done.staging.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ingest.loaders.files import KINDS, LoadError, SourceFile, load_document
+from ingest.loaders.ocr import PageReader
 from ingest.meta.given import MetaError, checked
 from retriever.lazy import require
 
@@ -67,8 +68,11 @@ def metadata_yaml(metadata: dict[str, object]) -> str:
                           allow_unicode=True)  # fmt: skip
 
 
-def stage(folder: Path, raw_name: str | None, stream: BinaryIO, budget: int) -> tuple[Staged, int]:
-    """Copy an upload into staging within `budget` bytes, then parse it as ingest would."""
+def stage(
+    folder: Path, raw_name: str | None, stream: BinaryIO, budget: int, reader: PageReader
+) -> tuple[Staged, int]:
+    """Copy an upload into staging within `budget` bytes, then parse it as ingest would
+    (`reader`'s OCR cache is the home's, so the ingest that follows reads a scan once)."""
     name = safe_name(raw_name)
     root = folder.resolve()
     target = (root / name).resolve()
@@ -79,7 +83,7 @@ def stage(folder: Path, raw_name: str | None, stream: BinaryIO, budget: int) -> 
     staging = staging_dir / f"{uuid.uuid4().hex}-{name}"
     written = _copy(stream, staging, budget)
     try:
-        load_document(SourceFile(staging, staging_dir), staging.read_bytes(), name)
+        load_document(SourceFile(staging, staging_dir), staging.read_bytes(), name, reader)
     except LoadError as exc:
         staging.unlink(missing_ok=True)
         raise UploadError(exc.reason.replace(str(staging), name)) from exc

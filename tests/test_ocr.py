@@ -242,3 +242,28 @@ def test_the_api_citation_says_a_passage_came_from_ocr(tmp_path: Path) -> None:
     citation = response.json()["passages"][0]["citation"]
     assert (citation["page"], citation["ocr"], citation["kind"]) == (2, True, "pdf")
     assert citation["ocr_confidence"] > 0.9 and citation["label"].endswith("[OCR]")
+
+
+def test_an_uploaded_scan_is_read_by_ocr_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload is parsed before it replaces anything, then ingested: one OCR per page."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    calls: list[int] = []
+
+    def read(image: Any) -> ocr.OcrPage:
+        calls.append(1)
+        text = ["1. 封箱膠帶寬度 48 mm。\n2. 每班抽測三箱。",
+                "3. 刀片每 5000 箱更換。\n4. 記錄於保養表。"]  # fmt: skip
+        return ocr.OcrPage(text[len(calls) % 2], 0.95, 0)
+
+    monkeypatch.setattr(ocr, "_recognise", read)
+    app = create_app(Settings(home=tmp_path / "home", auth=False), lambda _: FakeEncoder())
+    files = [("files", ("scan.pdf", SCAN.read_bytes(), "application/pdf"))]
+    response = TestClient(app).post("/v1/documents", files=files)
+    assert response.status_code == 200, response.text
+    assert response.json()["files"][0]["status"] == "added" and len(calls) == 2

@@ -36,6 +36,11 @@ class IndexStore:
     def current_generation(self) -> str | None:
         return layout.live_name(self.root)
 
+    @property
+    def ocr_cache(self) -> Path:
+        """Where OCR results are kept by page pixels, for every generation of this home."""
+        return self.root / layout.OCR_CACHE
+
     def manifest(self) -> Manifest | None:
         name = self.current_generation()
         return read_manifest(self.root / name) if name else None
