@@ -186,12 +186,10 @@ class Counting:
 def test_a_500_page_scan_is_read_one_page_at_a_time_with_progress(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = PdfWriter()
-    for _ in range(500):
-        writer.add_blank_page(300, 420)
     path = tmp_path / "long-scan.pdf"
-    with path.open("wb") as handle:
-        writer.write(handle)
+    pages = [Image.new("L", (300, 420), 255) for _ in range(500)]  # each page a scanned image
+    pages[0].save(path, "PDF", resolution=50.0, save_all=True, append_images=pages[1:])
+    del pages
     seen: list[weakref.ref[Any]] = []
     most_alive = 0
 
@@ -267,3 +265,19 @@ def test_an_uploaded_scan_is_read_by_ocr_once(
     response = TestClient(app).post("/v1/documents", files=files)
     assert response.status_code == 200, response.text
     assert response.json()["files"][0]["status"] == "added" and len(calls) == 2
+
+
+def test_a_blank_page_without_an_image_is_not_sent_to_ocr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A back cover or a page left blank has neither a text layer nor an image to read."""
+    monkeypatch.setattr(ocr, "_recognise", lambda image: pytest.fail("a blank page was OCRed"))
+    text = FPDF()
+    text.set_font("Helvetica", size=12)
+    text.add_page()
+    text.multi_cell(0, 8, "Check the guard interlock before every shift. " * 4)
+    text.add_page()  # blank
+    path = tmp_path / "with-blank.pdf"
+    text.output(str(path))
+    doc = load_file(path)
+    assert len(doc.pages) == 2 and doc.pages[1] == "" and doc.ocr == ()

@@ -21,6 +21,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _JUNK = re.compile(r"[\ufffd\ue000-\uf8ff]|\(cid:\d+\)")  # unmapped glyphs of a broken layer
 MIN_LAYER_CHARS = 25  # fewer visible characters than this: a scan with a stamp or page number
 MAX_JUNK_SHARE = 0.3
+_INLINE_IMAGE = re.compile(rb"\bBI\b")
+MAX_FORM_DEPTH = 3
 RENDER_DPI = 200  # PP-OCR reads 10-pt print well at 200 dpi; 300 costs 2x for no gain here
 
 
@@ -35,12 +37,12 @@ def _pypdf() -> Any:
 
 def pdf_pages(path: Path) -> tuple[list[str], str | None]:
     """The text of every page (empty for a page without a text layer) and the PDF's title."""
-    pages, title, _ = _read(path)
+    pages, title, _, _ = _read(path)
     return pages, title
 
 
-def _read(path: Path) -> tuple[list[str], str | None, list[bytes]]:
-    """Pages' text, the title, and the pages' raw content streams."""
+def _read(path: Path) -> tuple[list[str], str | None, list[bytes], list[bool]]:
+    """Pages' text, the title, the pages' raw content streams, and which pages show images."""
     pypdf, errors = _pypdf(), require("pypdf.errors", "pypdf")
     try:
         reader = pypdf.PdfReader(path)
@@ -48,6 +50,7 @@ def _read(path: Path) -> tuple[list[str], str | None, list[bytes]]:
             raise PdfError("encrypted PDF (password required)")
         pages = [_clean_pdf_text(page.extract_text() or "") for page in reader.pages]
         contents = [_content(page) for page in reader.pages]
+        pictured = [_has_image(page, raw) for page, raw in zip(reader.pages, contents, strict=True)]
         title = reader.metadata.title if reader.metadata else None
     except PdfError:
         raise
@@ -55,7 +58,30 @@ def _read(path: Path) -> tuple[list[str], str | None, list[bytes]]:
         raise PdfError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:  # pypdf raises many kinds on damaged files; one must not stop a batch
         raise PdfError(f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
-    return pages, _clean_title(title), contents
+    return pages, _clean_title(title), contents, pictured
+
+
+def _has_image(page: Any, content: bytes) -> bool:
+    """The page draws an image (an image XObject, in a form XObject too, or an inline image):
+    without one, a page with no text layer is blank, and there is nothing to OCR."""
+    if _INLINE_IMAGE.search(content):
+        return True
+    return _images_in(page.get("/Resources"), depth=0)
+
+
+def _images_in(resources: Any, depth: int) -> bool:
+    if resources is None or depth > MAX_FORM_DEPTH:
+        return False
+    objects = resources.get_object().get("/XObject")
+    if objects is None:
+        return False
+    for ref in objects.get_object().values():
+        obj = ref.get_object()
+        subtype = obj.get("/Subtype")
+        if subtype == "/Image" or (subtype == "/Form" and _images_in(obj.get("/Resources"),
+                                                                     depth + 1)):  # fmt: skip
+            return True
+    return False
 
 
 def _content(page: Any) -> bytes:
@@ -65,8 +91,8 @@ def _content(page: Any) -> bytes:
 
 def pdf_document(path: Path, reader: PageReader) -> Extracted:
     """Every page's text: its layer where usable, else what OCR reads from its rendering."""
-    pages, title, contents = _read(path)
-    scanned = [i for i, text in enumerate(pages) if not usable_layer(text)]
+    pages, title, contents, pictured = _read(path)
+    scanned = [i for i, text in enumerate(pages) if not usable_layer(text) and pictured[i]]
     layered = [None if i in scanned else raw for i, raw in enumerate(contents)]
     for i, text in _tables(path, layered).items():
         pages[i] = text
