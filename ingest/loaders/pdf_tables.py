@@ -1,12 +1,12 @@
-"""Ruled tables in PDF text layers (pdfplumber, only on pages whose content draws lines or
-boxes): such a page's text is rebuilt top to bottom, each table as rows with their headers. A
-table that runs on over a page break keeps its header: the next page's first table of as many
-columns, without a header row of its own, reads its rows with the previous page's header."""
+"""Ruled tables in PDF text layers: such a page's text is rebuilt top to bottom, each table as
+rows with their headers. pdfplumber (pure Python, slow) runs only on pages where pypdfium2 finds
+a grid: two rows of two or more cell boxes, or three rules across and two down. A table that runs
+on over a page break keeps its header: the next page's first table of as many columns, without
+a header row of its own, reads its rows with the previous page's header."""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,17 +14,46 @@ from typing import Any
 from ingest.loaders.tables import clean_cell, header_names, is_header_row, row_line, table_lines
 from retriever.lazy import require
 
-# path operators that draw boxes and rules; a page with fewer has no ruled table to find
-_DRAWING = re.compile(rb"\bre\b|\bl\b")
-MIN_DRAWING_OPS = 8
 MIN_GRID_ROWS = 2
+RULE_THICKNESS = 2.0  # points: a path thinner than this is a rule, not a box
+CELL_SIDE = 5.0  # points: a box smaller than this is a bullet or a dot
 
 
-def table_pages(path: Path, contents: Sequence[bytes | None]) -> dict[int, str]:
-    """Page index -> its text with tables as rows, for the pages where a table is found;
-    `contents` are the pages' raw content streams (None: do not look at that page)."""
-    candidates = [i for i, raw in enumerate(contents)
-                  if raw is not None and len(_DRAWING.findall(raw)) >= MIN_DRAWING_OPS]  # fmt: skip
+def ruled_pages(path: Path, skip: Sequence[int]) -> list[int]:
+    """Pages (not in `skip`) whose vector paths form a grid of cells or rules."""
+    pdfium = require("pypdfium2", "pypdfium2")
+    raw = require("pypdfium2.raw", "pypdfium2")
+    document = pdfium.PdfDocument(path)
+    try:
+        found = []
+        for i in range(len(document)):
+            if i in skip:
+                continue
+            page = document[i]
+            boxes = [obj.get_bounds() for obj in
+                     page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH], max_depth=2)]  # fmt: skip
+            page.close()
+            if _is_ruled(boxes):
+                found.append(i)
+        return found
+    finally:
+        document.close()
+
+
+def _is_ruled(boxes: list[tuple[float, float, float, float]]) -> bool:
+    across = sum(t - b < RULE_THICKNESS and r - left > 4 * CELL_SIDE for left, b, r, t in boxes)
+    down = sum(r - left < RULE_THICKNESS and t - b > 2 * CELL_SIDE for left, b, r, t in boxes)
+    rows: dict[tuple[int, int], int] = {}
+    for left, b, r, t in boxes:
+        if r - left > CELL_SIDE and t - b > CELL_SIDE:
+            rows[(round(b), round(t))] = rows.get((round(b), round(t)), 0) + 1
+    filled_rows = sum(count >= 2 for count in rows.values())
+    return filled_rows >= MIN_GRID_ROWS or (across >= 3 and down >= 2)
+
+
+def table_pages(path: Path, candidates: Sequence[int]) -> dict[int, str]:
+    """Page index -> its text with tables as rows, for the candidate pages where pdfplumber
+    finds a table of values."""
     if not candidates:
         return {}
     pdfplumber = require("pdfplumber", "pdfplumber")

@@ -14,7 +14,7 @@ from typing import Any
 from ingest.loaders.extracted import Extracted
 from ingest.loaders.images import MAX_PIXELS
 from ingest.loaders.ocr import OcrPage, PageReader
-from ingest.loaders.pdf_tables import table_pages
+from ingest.loaders.pdf_tables import ruled_pages, table_pages
 from retriever.lazy import require
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -37,12 +37,12 @@ def _pypdf() -> Any:
 
 def pdf_pages(path: Path) -> tuple[list[str], str | None]:
     """The text of every page (empty for a page without a text layer) and the PDF's title."""
-    pages, title, _, _ = _read(path)
+    pages, title, _ = _read(path)
     return pages, title
 
 
-def _read(path: Path) -> tuple[list[str], str | None, list[bytes], list[bool]]:
-    """Pages' text, the title, the pages' raw content streams, and which pages show images."""
+def _read(path: Path) -> tuple[list[str], str | None, list[bool]]:
+    """Pages' text, the title, and which pages show images."""
     pypdf, errors = _pypdf(), require("pypdf.errors", "pypdf")
     try:
         reader = pypdf.PdfReader(path)
@@ -58,7 +58,7 @@ def _read(path: Path) -> tuple[list[str], str | None, list[bytes], list[bool]]:
         raise PdfError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:  # pypdf raises many kinds on damaged files; one must not stop a batch
         raise PdfError(f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
-    return pages, _clean_title(title), contents, pictured
+    return pages, _clean_title(title), pictured
 
 
 def _has_image(page: Any, content: bytes) -> bool:
@@ -91,10 +91,9 @@ def _content(page: Any) -> bytes:
 
 def pdf_document(path: Path, reader: PageReader) -> Extracted:
     """Every page's text: its layer where usable, else what OCR reads from its rendering."""
-    pages, title, contents, pictured = _read(path)
+    pages, title, pictured = _read(path)
     scanned = [i for i, text in enumerate(pages) if not usable_layer(text) and pictured[i]]
-    layered = [None if i in scanned else raw for i, raw in enumerate(contents)]
-    for i, text in _tables(path, layered).items():
+    for i, text in _tables(path, scanned).items():
         pages[i] = text
     confidences: list[float | None] = [None] * len(pages)
     dropped = 0
@@ -107,9 +106,9 @@ def pdf_document(path: Path, reader: PageReader) -> Extracted:
     return Extracted(pages, title, kind="pdf", ocr=ocr, warnings=notes)
 
 
-def _tables(path: Path, contents: list[bytes | None]) -> dict[int, str]:
+def _tables(path: Path, scanned: list[int]) -> dict[int, str]:
     try:
-        return table_pages(path, contents)
+        return table_pages(path, ruled_pages(path, scanned))
     except Exception as exc:  # pdfminer fails on some files pypdf reads: keep the layer text
         logging.getLogger(__name__).warning("table extraction skipped for %s: %s", path, exc)
         return {}
