@@ -267,16 +267,21 @@ def test_an_uploaded_scan_is_read_by_ocr_once(
     assert response.json()["files"][0]["status"] == "added" and len(calls) == 2
 
 
-def test_a_blank_page_without_an_image_is_not_sent_to_ocr(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("logo", [False, True], ids=["blank", "only-a-logo"])
+def test_a_page_without_a_scan_is_not_sent_to_ocr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logo: bool
 ) -> None:
-    """A back cover or a page left blank has neither a text layer nor an image to read."""
-    monkeypatch.setattr(ocr, "_recognise", lambda image: pytest.fail("a blank page was OCRed"))
+    """A back cover, a page left blank, or one with only a logo has no text for OCR to read:
+    no image covers a quarter of it."""
+    monkeypatch.setattr(ocr, "_recognise", lambda image: pytest.fail("the page was OCRed"))
     text = FPDF()
     text.set_font("Helvetica", size=12)
     text.add_page()
     text.multi_cell(0, 8, "Check the guard interlock before every shift. " * 4)
-    text.add_page()  # blank
+    text.add_page()
+    if logo:
+        Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "logo.png")
+        text.image(str(tmp_path / "logo.png"), x=20, y=20, w=30)
     path = tmp_path / "with-blank.pdf"
     text.output(str(path))
     doc = load_file(path)

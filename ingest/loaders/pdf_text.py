@@ -1,6 +1,7 @@
 """PDF -> text, page by page (pypdf, imported lazily): a page keeps its number, so a citation's
 page is exact. A page without a usable text layer (a scan, or a layer of a few stray
-characters) is rendered with pypdfium2 and read by OCR; the other pages keep their layer."""
+characters) whose images cover a quarter of it or more is rendered with pypdfium2 and read by
+OCR; the other pages keep their layer."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _JUNK = re.compile(r"[\ufffd\ue000-\uf8ff]|\(cid:\d+\)")  # unmapped glyphs of a broken layer
 MIN_LAYER_CHARS = 25  # fewer visible characters than this: a scan with a stamp or page number
 MAX_JUNK_SHARE = 0.3
-_INLINE_IMAGE = re.compile(rb"\bBI\b")
 MAX_FORM_DEPTH = 3
+MIN_SCAN_SHARE = 0.25  # of the page an image must cover for a page without a layer to be OCRed
 RENDER_DPI = 200  # PP-OCR reads 10-pt print well at 200 dpi; 300 costs 2x for no gain here
 
 
@@ -37,20 +38,17 @@ def _pypdf() -> Any:
 
 def pdf_pages(path: Path) -> tuple[list[str], str | None]:
     """The text of every page (empty for a page without a text layer) and the PDF's title."""
-    pages, title, _ = _read(path)
-    return pages, title
+    return _read(path)
 
 
-def _read(path: Path) -> tuple[list[str], str | None, list[bool]]:
-    """Pages' text, the title, and which pages show images."""
+def _read(path: Path) -> tuple[list[str], str | None]:
+    """Pages' text and the title."""
     pypdf, errors = _pypdf(), require("pypdf.errors", "pypdf")
     try:
         reader = pypdf.PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise PdfError("encrypted PDF (password required)")
         pages = [_clean_pdf_text(page.extract_text() or "") for page in reader.pages]
-        contents = [_content(page) for page in reader.pages]
-        pictured = [_has_image(page, raw) for page, raw in zip(reader.pages, contents, strict=True)]
         title = reader.metadata.title if reader.metadata else None
     except PdfError:
         raise
@@ -58,41 +56,14 @@ def _read(path: Path) -> tuple[list[str], str | None, list[bool]]:
         raise PdfError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:  # pypdf raises many kinds on damaged files; one must not stop a batch
         raise PdfError(f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
-    return pages, _clean_title(title), pictured
-
-
-def _has_image(page: Any, content: bytes) -> bool:
-    """The page draws an image (an image XObject, in a form XObject too, or an inline image):
-    without one, a page with no text layer is blank, and there is nothing to OCR."""
-    if _INLINE_IMAGE.search(content):
-        return True
-    return _images_in(page.get("/Resources"), depth=0)
-
-
-def _images_in(resources: Any, depth: int) -> bool:
-    if resources is None or depth > MAX_FORM_DEPTH:
-        return False
-    objects = resources.get_object().get("/XObject")
-    if objects is None:
-        return False
-    for ref in objects.get_object().values():
-        obj = ref.get_object()
-        subtype = obj.get("/Subtype")
-        if subtype == "/Image" or (subtype == "/Form" and _images_in(obj.get("/Resources"),
-                                                                     depth + 1)):  # fmt: skip
-            return True
-    return False
-
-
-def _content(page: Any) -> bytes:
-    stream = page.get_contents()
-    return bytes(stream.get_data()) if stream is not None else b""
+    return pages, _clean_title(title)
 
 
 def pdf_document(path: Path, reader: PageReader) -> Extracted:
     """Every page's text: its layer where usable, else what OCR reads from its rendering."""
-    pages, title, pictured = _read(path)
-    scanned = [i for i, text in enumerate(pages) if not usable_layer(text) and pictured[i]]
+    pages, title = _read(path)
+    layerless = [i for i, text in enumerate(pages) if not usable_layer(text)]
+    scanned = [i for i, share in _image_shares(path, layerless).items() if share >= MIN_SCAN_SHARE]
     for i, text in _tables(path, scanned).items():
         pages[i] = text
     confidences: list[float | None] = [None] * len(pages)
@@ -112,6 +83,31 @@ def _tables(path: Path, scanned: list[int]) -> dict[int, str]:
     except Exception as exc:  # pdfminer fails on some files pypdf reads: keep the layer text
         logging.getLogger(__name__).warning("table extraction skipped for %s: %s", path, exc)
         return {}
+
+
+def _image_shares(path: Path, indexes: list[int]) -> dict[int, float]:
+    """How much of each page its largest image covers: a scan covers most of its page; a page
+    whose only images are small (a logo, a divider's ornament) has no text for OCR to find."""
+    if not indexes:
+        return {}
+    pdfium = require("pypdfium2", "pypdfium2")
+    raw = require("pypdfium2.raw", "pypdfium2")
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        raise PdfError(f"cannot render the PDF's pages ({exc})") from exc
+    try:
+        shares = {}
+        for i in indexes:
+            page = document[i]
+            width, height = page.get_size()
+            images = page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=MAX_FORM_DEPTH)
+            areas = [(r - left) * (t - b) for left, b, r, t in (o.get_bounds() for o in images)]
+            shares[i] = max(areas, default=0.0) / max(width * height, 1.0)
+            page.close()
+        return shares
+    finally:
+        document.close()
 
 
 def usable_layer(text: str) -> bool:
