@@ -129,6 +129,15 @@ def test_pptx_slides_are_pages_with_title_sections_tables_and_notes(tmp_path: Pa
     assert not by_page[2].text.startswith("#")
 
 
+def test_a_hidden_slide_is_not_read_and_the_others_keep_their_numbers(tmp_path: Path) -> None:
+    path = deck(tmp_path / "training.pptx")
+    presentation = Presentation(str(path))
+    presentation.slides[1]._element.set("show", "0")
+    presentation.save(str(path))
+    doc = load_file(path)
+    assert doc.pages[1] == "" and "先關閉液壓" not in doc.text and "扭力表" in doc.pages[2]
+
+
 def test_a_slide_is_cited_by_its_number(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -1,5 +1,6 @@
 """PowerPoint decks (.pptx, python-pptx) -> one page per slide: the title as its `#` section,
-then its text frames, tables (rows with their headers), grouped shapes, and the speaker notes."""
+then its text frames, tables (rows with their headers), grouped shapes, and the speaker notes.
+Hidden slides are left empty, as hidden sheets are skipped."""
 
 from __future__ import annotations
 
@@ -22,11 +23,18 @@ def pptx_document(path: Path) -> Extracted:
     pptx = require("pptx", "python-pptx")
     try:
         deck = pptx.Presentation(str(path))
-        pages = [_slide_text(slide, number) for number, slide in enumerate(deck.slides, start=1)]
+        # a hidden slide keeps its number (a citation names the slide as the deck counts it)
+        pages = [_slide_text(slide, number) if not _hidden(slide) else ""
+                 for number, slide in enumerate(deck.slides, start=1)]  # fmt: skip
     except Exception as exc:  # python-pptx raises zip, XML and key errors on damaged files
         raise SlideError(f"corrupt or unreadable PPTX ({type(exc).__name__}: {exc})") from exc
     title = deck.core_properties.title or None
     return Extracted(pages, title, kind="pptx")
+
+
+def _hidden(slide: Any) -> bool:
+    """Hidden in the slide show (a backup or an outdated slide), as hidden sheets are."""
+    return str(slide._element.get("show", "1")).lower() in ("0", "false")
 
 
 def _slide_text(slide: Any, number: int) -> str:
