@@ -162,16 +162,18 @@ def test_the_next_files_load_while_the_model_embeds(
 
     folder = tmp_path / "docs"
     folder.mkdir()
-    for n in range(6):
+    for n in range(8):
         (folder / f"sop-{n}.md").write_text(f"# SOP {n}\n\n1. 步驟 {n} 關閉閥門。\n", "utf-8")
     embedding = threading.Event()
     loaded_during_embedding: list[str] = []
     real_load = pipeline.load_document
 
     def load(file: Any, *args: Any) -> Any:
-        if embedding.is_set():
+        loaded = real_load(file, *args)
+        time.sleep(0.1)  # a file that takes a while to read, as a scan does
+        if embedding.is_set():  # checked as the load ends: wide margins on a busy machine
             loaded_during_embedding.append(file.path.name)
-        return real_load(file, *args)
+        return loaded
 
     class SlowEncoder(FakeEncoder):
         def encode_passages(self, texts: Any, progress: Any = None) -> Any:
@@ -184,7 +186,7 @@ def test_the_next_files_load_while_the_model_embeds(
     monkeypatch.setattr(pipeline, "EMBED_GROUP_CHUNKS", 1)
     encoder = SlowEncoder()
     summary = ingest([folder], IndexStore(tmp_path / "home"), encoder)
-    assert summary.added == 6 and loaded_during_embedding
+    assert summary.added == 8 and loaded_during_embedding
     assert len(encoder.embedded) == len(set(encoder.embedded)) == summary.chunks
 
 
