@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,17 @@ def live(store: IndexStore) -> Snapshot:
 def load_file(path: Path) -> Document:
     """A file as ingest reads it, its name as its key."""
     return load_document(SourceFile(path, path.parent), path.read_bytes(), path.name).document
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width × height pixels: the header alone, which is all a bomb needs."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    body = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    idat = zlib.compress(b"\x00" * 64)
+    idat_chunk = b"IDAT" + idat
+    body += struct.pack(">I", len(idat)) + idat_chunk + struct.pack(">I", zlib.crc32(idat_chunk))
+    return b"\x89PNG\r\n\x1a\n" + body
 
 
 def require_osha() -> Path:

@@ -38,7 +38,7 @@ from service.app import create_app
 from service.auth import Role, add_key
 from service.runtime import Runtime
 from service.settings import MIB, Settings
-from tests.conftest import REPO, SAMPLE_FILES, bearer
+from tests.conftest import REPO, SAMPLE_FILES, bearer, png_header
 from tests.fakes import FakeEncoder
 
 ROLES: tuple[Role, ...] = ("reader", "editor", "admin")
@@ -127,6 +127,9 @@ def invalid_utf8() -> bytes:
     return data[:10] + b"\xff" + data[10:]
 
 
+OLE_HEADER = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office's encrypted and legacy container
+
+
 @dataclass(frozen=True)
 class BadFile:
     """A broken file, the name it is sent under, and what its failure reason must say."""
@@ -173,6 +176,16 @@ FILES: dict[str, BadFile] = {
                            b' --"\n---\n1. x\n', "effective_date must be a date"),
     "yaml-alias-bomb": BadFile("bomb.md", yaml_bomb, "doc_id must be a single value"),
     "claims-stored-revision": BadFile("hijack.md", lambda: HIJACK, "is already stored"),
+    # the formats a plant keeps besides text: images, workbooks, decks, legacy Office
+    "png-decompression-bomb": BadFile("bomb.png", lambda: png_header(20_000, 20_000),
+                                      "over the 80 MP limit"),
+    "corrupt-jpeg": BadFile("corrupt.jpg", lambda: b"\xff\xd8\xff\xe0" + b"\x00bad" * 64,
+                            "corrupt or unreadable image"),
+    "password-protected-xlsx": BadFile("locked.xlsx", lambda: OLE_HEADER + b"\x00" * 512,
+                                       "password-protected or damaged"),
+    "zip-not-pptx": BadFile("deck.pptx", zip_not_docx, "corrupt or unreadable PPTX"),
+    "doc-without-libreoffice": BadFile("old.doc", lambda: OLE_HEADER + b"\x00" * 512,
+                                       "LibreOffice"),  # to install, or could not convert
     "fifty-mb-text": BadFile("fifty-mb.txt", fifty_mb_text, "control characters"),
 }  # fmt: skip
 

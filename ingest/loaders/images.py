@@ -36,7 +36,8 @@ def image_pages(path: Path, reader: PageReader) -> Extracted:
     except ImageError:
         raise
     except (pil.DecompressionBombError, pil.DecompressionBombWarning) as exc:
-        raise ImageError(f"image too large to read safely ({exc})") from exc
+        raise ImageError(f"image over the {MAX_PIXELS // 1_000_000} MP limit, a decompression "
+                         f"bomb or a poster, not a page ({exc})") from exc  # fmt: skip
     except (OSError, ValueError, SyntaxError) as exc:  # PIL's errors for damaged files
         raise ImageError(f"corrupt or unreadable image ({type(exc).__name__}: {exc})") from exc
     return ocr_extracted(pages, "image")
