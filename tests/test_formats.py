@@ -133,9 +133,11 @@ def test_a_hidden_slide_is_not_read_and_the_others_keep_their_numbers(tmp_path: 
     path = deck(tmp_path / "training.pptx")
     presentation = Presentation(str(path))
     presentation.slides[1]._element.set("show", "0")
+    presentation.slides.add_slide(presentation.slide_layouts[6])  # blank: a picture would go here
     presentation.save(str(path))
     doc = load_file(path)
     assert doc.pages[1] == "" and "先關閉液壓" not in doc.text and "扭力表" in doc.pages[2]
+    assert len(doc.pages) == 4 and doc.pages[3] == ""  # no made-up "Slide 4" to index
 
 
 def test_a_slide_is_cited_by_its_number(tmp_path: Path) -> None:

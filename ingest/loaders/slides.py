@@ -50,7 +50,10 @@ def _slide_text(slide: Any, number: int) -> str:
         text = notes.text.strip() if notes is not None else ""
         if text:
             lines.append(f"{NOTES_LABEL}: {text}")
-    return "\n\n".join(line for line in lines if line.strip())
+    lines = [line for line in lines if line.strip()]
+    if not title and len(lines) == 1:
+        return ""  # a picture-only slide: nothing to cite but the number we would make up
+    return "\n\n".join(lines)
 
 
 def _shape_lines(shape: Any) -> Iterator[str]:
