@@ -104,7 +104,7 @@ class _SheetText:
                     # a merged group cell above sub-column names: '溫度 料管', '溫度 模具'
                     headers = header_names([cells, following])
                 self._line(CELL_SEPARATOR.join(h for h in headers if h), blank=True)
-            elif headers is not None and cells is not headers and _is_subheader(numbered, i):
+            elif headers is not None and _is_subheader(numbered, i):
                 continue  # the sub-column row already merged into the headers
             else:
                 self._line(row_line(headers or [], cells), number=number)
