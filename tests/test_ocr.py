@@ -273,3 +273,33 @@ def test_a_page_without_a_scan_is_not_sent_to_ocr(
     text.output(str(path))
     doc = load_file(path)
     assert len(doc.pages) == 2 and doc.pages[1] == "" and doc.ocr == ()
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 2000), (2000, 10), (60, 4000)],
+                         ids=["one-pixel", "a-sliver", "a-strip", "too-long"])  # fmt: skip
+def test_degenerate_images_never_reach_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    """The engine scales a 3 × 2000 px sliver up to gigabytes (the OOM killer ended the test
+    process before this guard): such an image reads as an empty page."""
+    monkeypatch.setattr(ocr, "_recognise", lambda image: pytest.fail("sent to the engine"))
+    path = tmp_path / "tiny.png"
+    Image.new("L", size, 255).save(path)
+    with pytest.raises(LoadError, match="no text found"):
+        load_file(path)
+
+
+def test_an_engine_failure_fails_the_file_not_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(image: Any) -> ocr.OcrPage:
+        raise ValueError("onnxruntime: bad input shape")
+
+    monkeypatch.setattr(ocr, "_recognise", broken)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    scan_image().save(folder / "scan.png")
+    (folder / "a.md").write_text("# A\n\n1. 關閉電源。\n", encoding="utf-8")
+    summary = ingest([folder], IndexStore(tmp_path / "home"), FakeEncoder())
+    assert (summary.added, summary.failed) == (1, 1)
+    assert "OCR failed on a page (ValueError" in summary.failures[0]["reason"]

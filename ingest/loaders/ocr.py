@@ -22,6 +22,10 @@ from retriever.store.fsutil import atomic_write
 INSTALL_HINT = "rapidocr==3.10.0 onnxruntime"
 CACHE_VERSION = "2"  # bump when the layout or the floor changes what a cached page would hold
 _TALL = 2.0  # a detected line this many times taller than wide is a line of a turned page
+MIN_SIDE = 32  # px: below this no printed line fits (10-pt text at 200 dpi is 28 px tall)
+# a page is 1.4, a receipt about 5; a tall sliver of 1:16 already took the engine 1.5 GB and
+# 17 s, and 1:50 more than 6 GB (measured): what is thinner than 1:20 is not read
+MAX_ASPECT = 20
 UPSIDE_DOWN_SAMPLE = 8  # lines whose orientation decides whether a page is upside down
 
 
@@ -53,9 +57,11 @@ class PageReader:
     def read(self, image: Any) -> OcrPage:
         key = _pixel_hash(image)
         page = self._cached(key)
+        if page is None and not readable(image.size):
+            page = OcrPage("", None, 0)  # no line of text fits; the engine would blow up on it
         if page is None:
             with self._lock:
-                page = _recognise(image.convert("RGB"))
+                page = _guarded(image)
             self._store(key, page)
         self._progress.advance(1)
         return page
@@ -75,6 +81,26 @@ class PageReader:
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(asdict(page))  # ASCII escapes: the file never depends on a locale
         atomic_write(self._cache_dir / f"{key}.json", text)
+
+
+def readable(size: tuple[int, int]) -> bool:
+    """An image a line of text can sit in, in a shape the engine survives: it scales a sliver
+    (3 × 2000 px) up to gigabytes (2.2 GiB for one array, then the OOM killer)."""
+    short, long = sorted(size)
+    return short >= MIN_SIDE and long <= MAX_ASPECT * short
+
+
+def _guarded(image: Any) -> OcrPage:
+    """One page's OCR; whatever the engine raises is this file's error, not the batch's."""
+    try:
+        _engine()  # not installed: require's message says what to install
+    except RuntimeError as exc:
+        raise OcrError(str(exc)) from exc
+    try:
+        return _recognise(image.convert("RGB"))
+    except (RuntimeError, ValueError, TypeError, OSError, IndexError, MemoryError) as exc:
+        # onnxruntime reports a failed allocation as a RuntimeError
+        raise OcrError(f"OCR failed on a page ({type(exc).__name__}: {exc})") from exc
 
 
 def _pixel_hash(image: Any) -> str:
