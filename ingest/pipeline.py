@@ -257,7 +257,7 @@ def _write(
         summary.pages += len(item.document.pages)
         summary.ocr_pages += sum(c is not None for c in item.document.ocr)
         summary.chunks += len(item.chunks)
-    summary.embedded = len(to_embed)
+    summary.embedded += len(to_embed)
 
 
 def _superseded(writer: StoreWriter, pending: list[_Pending]) -> list[str]:

@@ -188,6 +188,7 @@ def test_the_next_files_load_while_the_model_embeds(
     summary = ingest([folder], IndexStore(tmp_path / "home"), encoder)
     assert summary.added == 8 and loaded_during_embedding
     assert len(encoder.embedded) == len(set(encoder.embedded)) == summary.chunks
+    assert summary.embedded == summary.chunks  # counted over every group, not the last
 
 
 def test_a_format_5_home_is_read_and_its_next_generation_gains_the_new_columns(
