@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from ingest.loaders.extracted import Extracted
-from ingest.loaders.ocr import OcrPage, PageReader
+from ingest.loaders.ocr import OcrPage, PageReader, dropped_note
 from retriever.lazy import require
 
 MAX_PIXELS = 80_000_000  # 600 dpi A3 is 70 MP; beyond it is a bomb or a poster, not a page
@@ -40,7 +40,7 @@ def image_pages(path: Path, reader: PageReader) -> Extracted:
                          f"bomb or a poster, not a page ({exc})") from exc  # fmt: skip
     except (OSError, ValueError, SyntaxError) as exc:  # PIL's errors for damaged files
         raise ImageError(f"corrupt or unreadable image ({type(exc).__name__}: {exc})") from exc
-    return ocr_extracted(pages, "image")
+    return _extracted(pages)
 
 
 def check_size(size: tuple[int, int]) -> None:
@@ -52,8 +52,7 @@ def check_size(size: tuple[int, int]) -> None:
         )
 
 
-def ocr_extracted(pages: list[OcrPage], kind: str) -> Extracted:
-    dropped = sum(p.dropped for p in pages)
-    notes = (f"OCR dropped {dropped} low-confidence lines",) if dropped else ()
-    return Extracted([p.text for p in pages], kind=kind, ocr=tuple(p.confidence for p in pages),
-                     warnings=notes)  # fmt: skip
+def _extracted(pages: list[OcrPage]) -> Extracted:
+    dropped = dropped_note(sum(p.dropped for p in pages))
+    return Extracted([p.text for p in pages], kind="image", ocr=tuple(p.confidence for p in pages),
+                     warnings=dropped)  # fmt: skip

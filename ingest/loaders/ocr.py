@@ -83,6 +83,11 @@ class PageReader:
         atomic_write(self._cache_dir / f"{key}.json", text)
 
 
+def dropped_note(dropped: int) -> tuple[str, ...]:
+    """The warning a document carries when OCR left lines out under the confidence floor."""
+    return (f"OCR dropped {dropped} low-confidence lines",) if dropped else ()
+
+
 def readable(size: tuple[int, int]) -> bool:
     """An image a line of text can sit in, in a shape the engine survives: it scales a sliver
     (3 × 2000 px) up to gigabytes (2.2 GiB for one array, then the OOM killer)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from ingest.loaders.extracted import Extracted
 from ingest.loaders.images import MAX_PIXELS
-from ingest.loaders.ocr import OcrPage, PageReader
+from ingest.loaders.ocr import OcrPage, PageReader, dropped_note
 from ingest.loaders.pdf_tables import ruled_pages, table_pages
 from retriever.lazy import require
 
@@ -38,11 +38,6 @@ def _pypdf() -> Any:
 
 def pdf_pages(path: Path) -> tuple[list[str], str | None]:
     """The text of every page (empty for a page without a text layer) and the PDF's title."""
-    return _read(path)
-
-
-def _read(path: Path) -> tuple[list[str], str | None]:
-    """Pages' text and the title."""
     pypdf, errors = _pypdf(), require("pypdf.errors", "pypdf")
     try:
         reader = pypdf.PdfReader(path)
@@ -61,7 +56,7 @@ def _read(path: Path) -> tuple[list[str], str | None]:
 
 def pdf_document(path: Path, reader: PageReader) -> Extracted:
     """Every page's text: its layer where usable, else what OCR reads from its rendering."""
-    pages, title = _read(path)
+    pages, title = pdf_pages(path)
     layerless = [i for i, text in enumerate(pages) if not usable_layer(text)]
     scanned = [i for i, share in _image_shares(path, layerless).items() if share >= MIN_SCAN_SHARE]
     for i, text in _tables(path, scanned).items():
@@ -72,9 +67,8 @@ def pdf_document(path: Path, reader: PageReader) -> Extracted:
         if len(read.text.strip()) > len(pages[i].strip()):
             pages[i], confidences[i] = read.text, read.confidence
             dropped += read.dropped
-    notes = (f"OCR dropped {dropped} low-confidence lines",) if dropped else ()
     ocr = tuple(confidences) if any(c is not None for c in confidences) else ()
-    return Extracted(pages, title, kind="pdf", ocr=ocr, warnings=notes)
+    return Extracted(pages, title, kind="pdf", ocr=ocr, warnings=dropped_note(dropped))
 
 
 def _tables(path: Path, scanned: list[int]) -> dict[int, str]:
