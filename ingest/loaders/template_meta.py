@@ -27,14 +27,17 @@ _DATE = re.compile(r"^(\d{2,4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 ROC_OFFSET = 1911  # 民國 113 年 is 2024
 
 
+def _label_name(cell: str) -> str:
+    return cell.strip().rstrip(":：").strip().lower()
+
+
 def label_field(cell: str) -> str | None:
-    name = cell.strip().rstrip(":：").strip().lower()
+    name = _label_name(cell)
     return next((field for field, labels in LABELS.items() if name in labels), None)
 
 
 def is_label(cell: str) -> bool:
-    name = cell.strip().rstrip(":：").strip().lower()
-    return label_field(cell) is not None or name in OTHER_LABELS
+    return label_field(cell) is not None or _label_name(cell) in OTHER_LABELS
 
 
 def is_block_row(cells: Sequence[str]) -> bool:
