@@ -15,6 +15,7 @@ from ingest.chunking.units import ChunkingConfig
 from ingest.loaders.files import Loaded, LoadError, SourceFile, discover, load_document, source_hash
 from ingest.loaders.ocr import PageReader
 from ingest.loaders.progress import GrowingProgress, NoProgress, Progress
+from ingest.mining import with_mined_terms
 from ingest.overlap import prefetched
 from ingest.summary import IngestSummary
 from retriever.models.encoder import Encoder
@@ -82,7 +83,7 @@ def index_documents(
     summary = IngestSummary()
     with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
         pending = [
-            _Pending(doc, chunk_document(doc, encoder.count_tokens, config),
+            _Pending(with_mined_terms(doc), chunk_document(doc, encoder.count_tokens, config),
                      is_update=writer.key_taken(doc.key))
             for doc in documents
         ]  # fmt: skip
@@ -182,8 +183,9 @@ def _load_changed(
             continue
         _note(summary, loaded)
         crash_point("ingest:loaded")
-        chunks = chunk_document(loaded.document, encoder.count_tokens, config)
-        item = _Pending(loaded.document, chunks, is_update=existing is not None)
+        document = with_mined_terms(loaded.document)
+        chunks = chunk_document(document, encoder.count_tokens, config)
+        item = _Pending(document, chunks, is_update=existing is not None)
         pending.append(item)
         yield item
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from retriever.glossary import Term
 from retriever.labels import citation_label
 
 
@@ -56,6 +57,7 @@ class Document:
     turns: tuple[Turn, ...] = ()  # transcripts only
     ocr: tuple[float | None, ...] = ()  # per page: mean OCR confidence, None for a text layer
     rows: tuple[RowSpan, ...] = ()  # spreadsheets: where each sheet row's line sits in `text`
+    terms: tuple[Term, ...] = ()  # a glossary file's terms, or the term pairs mined from it
 
     @property
     def doc_id(self) -> str:

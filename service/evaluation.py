@@ -20,12 +20,15 @@ import numpy as np
 
 from ingest.chunking.units import ChunkingConfig
 from ingest.datasets.beir import BeirDataset, Query, corpus_documents, load_beir
+from ingest.mining import MINING_VERSION
 from ingest.pipeline import Progress, index_documents
 from retriever.models.encoder import Encoder
 from retriever.models.reranker import Reranker
 from retriever.ranking.metrics import first_relevant_rank, mean, metric_names, per_query
 from retriever.ranking.modes import Mode, check_mode, needs_vectors
-from retriever.ranking.retrieve import rank_many
+from retriever.bm25.translation import Expansion
+from retriever.ranking.across import across_vectors
+from retriever.ranking.retrieve import rank_many, translate_many, translates
 from retriever.records import ChunkRanking
 from retriever.store.backend import VectorBackend
 from retriever.store.index_store import IndexStore
@@ -99,6 +102,10 @@ class _Context:
         self.questions = [q.text for q in dataset.queries]
         self._vectors: np.ndarray | None = None
         self.encode_seconds = 0.0
+        self.allowed = snapshot.select(None)  # as in search, superseded revisions are not ranked
+        self._found: list[list[Expansion] | None] | None = None
+        self._across: list[np.ndarray | None] | None = None
+        self.translate_seconds = 0.0
 
     def vectors(self) -> np.ndarray:
         """Encoded once; every mode that uses them is charged the encoding time."""
@@ -107,6 +114,17 @@ class _Context:
             self._vectors = _encode_queries(self.encoder, self.questions, self.progress)
             self.encode_seconds = time.perf_counter() - began
         return self._vectors
+
+    def translated(self) -> tuple[list[list[Expansion] | None], list[np.ndarray | None]]:
+        """The questions' expansions and across vectors, as hybrid search makes them; once,
+        charged to every mode that translates."""
+        if self._found is None or self._across is None:
+            began = time.perf_counter()
+            self._found = translate_many(self.snapshot, self.questions, self.allowed)
+            self._across = _encode_across(self.encoder, self.questions, self._found,
+                                          self.vectors(), self.progress)  # fmt: skip
+            self.translate_seconds = time.perf_counter() - began
+        return self._found, self._across
 
 
 def evaluate(
@@ -141,6 +159,7 @@ def cache_key(dataset: BeirDataset, encoder: Encoder, config: ChunkingConfig) ->
              str(config.overlap_tokens), str(FORMAT_VERSION)]  # fmt: skip
     if encoder.precision != "fp32":  # fp32 keys stay as they were: their caches still serve
         parts.append(encoder.precision)
+    parts.append(f"terms:{MINING_VERSION}:{dataset.glossary_hash}")  # mined and given terms
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -204,12 +223,13 @@ def _metadata(dataset: BeirDataset, name: str) -> dict[str, str]:
 
 def _rankings(context: _Context, mode: Mode) -> tuple[list[ChunkRanking], float]:
     vectors = context.vectors() if needs_vectors(mode) else None
-    # every mode that needs query vectors is charged their one-time encoding
+    found, across = context.translated() if translates(mode) else (None, None)
+    # every mode is charged the one-time encoding and translation it uses
     began = time.perf_counter() - (context.encode_seconds if vectors is not None else 0.0)
-    # as in search, superseded revisions are not ranked
-    allowed = context.snapshot.select(None)
+    began -= context.translate_seconds if found is not None else 0.0
     rankings, _ = rank_many(context.snapshot, context.questions, vectors, mode, CHUNK_DEPTH,
-                            allowed, reranker=context.reranker)  # fmt: skip
+                            context.allowed, reranker=context.reranker, found=found,
+                            across=across)  # fmt: skip
     return rankings, time.perf_counter() - began
 
 
@@ -225,6 +245,25 @@ def _encode_queries(
         if bar:
             bar.advance(len(questions[start : start + 64]))
     return np.vstack(vectors)
+
+
+def _encode_across(
+    encoder: Encoder,
+    questions: list[str],
+    found: list[list[Expansion] | None],
+    plain: np.ndarray,
+    progress: ProgressFactory | None,
+) -> list[np.ndarray | None]:
+    bar = progress("encoding translations") if progress else None
+    if bar:
+        bar.start(len(questions))
+    vectors: list[np.ndarray | None] = []
+    for start in range(0, len(questions), 64):
+        batch = slice(start, start + 64)
+        vectors.extend(across_vectors(encoder, questions[batch], found[batch], plain[batch]))
+        if bar:
+            bar.advance(len(questions[batch]))
+    return vectors
 
 
 def _best_chunk_per_doc(ranking: ChunkRanking, doc_of: dict[int, str]) -> list[str]:

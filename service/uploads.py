@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.loaders.files import KINDS, LoadError, SourceFile, load_document
+from ingest.loaders.files import KINDS, LoadError, SourceFile, kind_of, load_document
 from ingest.loaders.ocr import PageReader
 from ingest.meta.given import MetaError, checked
 from retriever.lazy import require
@@ -51,9 +51,10 @@ def safe_name(raw: str | None) -> str:
     name = _UNSAFE.sub("_", "".join(c for c in name if c.isprintable())).strip(" .")
     if not name or len(name) > MAX_NAME_CHARS:
         raise UploadError(f"unusable file name {raw!r}")
-    if Path(name).suffix.lower() not in KINDS:
+    if kind_of(Path(name)) is None:
         raise UnreadType(f"{Path(name).suffix.lower() or '(none)'} files are not read; "
-                         f"send one of {', '.join(sorted(KINDS))}")  # fmt: skip
+                         f"send one of {', '.join(sorted(KINDS))} (or a glossary "
+                         ".csv/.yaml named like glossary.yaml)")  # fmt: skip
     return name
 
 

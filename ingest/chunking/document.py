@@ -19,9 +19,12 @@ from retriever.records import Chunk, Document
 # kinds whose loaders write their headings as Markdown (`# Sheet`, `## 4. 調機步驟`)
 MARKDOWN_KINDS = ("markdown", "docx", "xlsx", "csv", "html", "pptx")
 PART_HEADING_KINDS = ("xlsx", "pptx")  # one `#` heading per sheet or slide
+UNCHUNKED_KINDS = ("glossary",)  # its terms translate questions; they are not passages
 
 
 def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig) -> list[Chunk]:
+    if doc.kind in UNCHUNKED_KINDS:
+        return []
     if doc.turns:
         return chunk_transcript(doc, count, config)
     blocks = document_blocks(doc)

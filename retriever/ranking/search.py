@@ -5,16 +5,18 @@ the citation narrowed to its step. The modes are modes.py's."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from retriever.bm25.translation import Expansion
 from retriever.filters import FilterError, Filters, check_filters
 from retriever.models.encoder import Encoder
 from retriever.models.reranker import Reranker
 from retriever.ranking.highlight import best_sentences
 from retriever.ranking.modes import DEFAULT_MODE, Mode, SearchError, check_mode, needs_vectors
-from retriever.ranking.retrieve import CANDIDATES, lexicon_for, rank_many
+from retriever.ranking.across import across_vectors
+from retriever.ranking.retrieve import CANDIDATES, rank_many, translate_many, translates
 from retriever.records import ChunkRanking, Citation, Passage, step_at
 from retriever.store.snapshot import Snapshot
 from retriever.text import is_text
@@ -27,6 +29,7 @@ class SearchResult:
     passages: list[Passage]
     mode: Mode
     stages: list[str]
+    expansions: list[Expansion] = field(default_factory=list)  # the question's translated words
 
 
 def search(
@@ -45,24 +48,21 @@ def search(
     checked = check_mode(mode, reranker is not None)
     _check_filters(filters)
     _check_text([question, *(v for values in (filters or {}).values() for v in values)])
-    vector = None
+    allowed = snapshot.select(filters, include_superseded, groups)
+    found = translate_many(snapshot, [question], allowed) if translates(checked) else [None]
+    vector, across = None, None
     if needs_vectors(checked):  # BM25 alone needs no model: it is not even loaded
         snapshot.manifest.check_model(encoder.name, encoder.dim)
         vector = encoder.encode_queries([question])
-    allowed = snapshot.select(filters, include_superseded, groups)
+        across = across_vectors(encoder, [question], found, vector) if found[0] else None
     rankings, stages = rank_many(snapshot, [question], vector, checked, CANDIDATES, allowed,
-                                 reranker=reranker)  # fmt: skip
+                                 reranker=reranker, found=found, across=across)  # fmt: skip
     passages = _top_distinct(snapshot, rankings[0], k)
     query_vector = None if vector is None else vector[0]
+    expanded = found[0] or []
     highlighted = _highlighted(passages, question, query_vector, encoder,
-                               lambda: translated(snapshot, question))  # fmt: skip
-    return SearchResult(highlighted, checked, stages)
-
-
-def translated(snapshot: Snapshot, question: str) -> list[str]:
-    """The question in the other script's BM25 tokens, in a bilingual index (else nothing)."""
-    lexicon = lexicon_for(snapshot)
-    return snapshot.translated(question, lexicon) if lexicon is not None else []
+                               lambda: [t for e in expanded for t in e.tokens])  # fmt: skip
+    return SearchResult(highlighted, checked, stages, expanded)
 
 
 def _check_filters(filters: Filters | None) -> None:

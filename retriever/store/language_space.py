@@ -31,6 +31,12 @@ def is_bilingual(zh_count: int, en_count: int, total: int) -> bool:
     return zh_count >= needed and en_count >= needed
 
 
+def held_scripts(scripts: Sequence[str]) -> frozenset[str]:
+    """The scripts ('zh', 'en') that enough chunks are written in to be searched across to."""
+    needed = max(MIN_CHUNKS_PER_LANGUAGE, MIN_SHARE_PER_LANGUAGE * len(scripts))
+    return frozenset(s for s in ("zh", "en") if scripts.count(s) >= needed)
+
+
 def direction_from_sums(
     zh_sum: np.ndarray, zh_count: int, en_sum: np.ndarray, en_count: int, total: int
 ) -> np.ndarray | None:

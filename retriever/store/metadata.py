@@ -10,6 +10,7 @@ from pathlib import Path
 
 from retriever.bm25.tokens import sparse_tokens
 from retriever.filters import check_fields, check_filters
+from retriever.glossary import Glossary
 from retriever.records import Chunk, Document
 from retriever.store.rows import (
     ADDED_CHUNK_COLUMNS,
@@ -23,6 +24,7 @@ from retriever.store.rows import (
     document_values,
     revision_order,
 )
+from retriever.store.terms import TERMS_SCHEMA, delete_terms, put_terms, read_glossary
 from retriever.text import script_of
 
 SCHEMA = """
@@ -64,7 +66,7 @@ class MetadataDB:
         self._cache_lock = threading.Lock()
         self._conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
-            self._conn.executescript(SCHEMA)
+            self._conn.executescript(SCHEMA + TERMS_SCHEMA)
             self._add_columns()
         self._chunks = self._chunk_select()
 
@@ -231,6 +233,7 @@ class MetadataDB:
         marks = ",".join("?" * len(DOCUMENT_COLUMNS))
         self._conn.execute(f"INSERT OR REPLACE INTO documents VALUES ({marks})",
                            document_values(doc, ingested_at))  # fmt: skip
+        put_terms(self._conn, doc)
 
     def put_chunks(self, chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
         """Store chunks with their script and sparse tokens, computed once here, not per commit."""
@@ -243,7 +246,13 @@ class MetadataDB:
 
     def delete_document(self, key: str) -> None:
         self._conn.execute("DELETE FROM chunks WHERE doc_key = ?", (key,))
+        delete_terms(self._conn, key)
         self._conn.execute("DELETE FROM documents WHERE key = ?", (key,))
+
+    def glossary(self, groups: Sequence[str] | None) -> Glossary:
+        """Given and mined terms of the current documents a caller with `groups` may read."""
+        where, params = document_sql({}, False, groups)
+        return read_glossary(self._rows, where, params)
 
     def mark_superseded(self) -> list[str]:
         """Of the documents sharing a doc_id, all but the latest revision are superseded.

@@ -8,12 +8,13 @@ from typing import Protocol
 
 import numpy as np
 
-from retriever.bm25.translation import Lexicon
+from retriever.bm25.translation import Expansion, Lexicon, glossary_lexicon
 from retriever.filters import Filters
+from retriever.glossary import Glossary
 from retriever.store.backend import EVERYTHING, Selection, VectorBackend
 from retriever.store.derived import load_sparse
 from retriever.store.faiss_backend import FaissBackend
-from retriever.store.language_space import is_bilingual
+from retriever.store.language_space import held_scripts, is_bilingual
 from retriever.store.layout import METADATA
 from retriever.store.manifest import Manifest, read_manifest
 from retriever.store.metadata import MetadataDB
@@ -43,14 +44,18 @@ class Snapshot(Protocol):
         questions: Sequence[str],
         k: int,
         selection: Selection | None = None,
-        lexicon: Lexicon | None = None,
+        found: Sequence[list[Expansion] | None] | None = None,
     ) -> list[list[tuple[int, float]]]: ...
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]: ...
 
-    def translated(self, question: str, lexicon: Lexicon) -> list[str]: ...
+    def expansions(self, question: str, lexicon: Lexicon) -> list[Expansion]: ...
+
+    def lexicon(self, groups: Sequence[str] | None, base: Lexicon | None) -> Lexicon | None: ...
 
     def scripts(self) -> dict[int, str]: ...
+
+    def held(self) -> frozenset[str]: ...
 
     def bilingual(self) -> bool: ...
 
@@ -74,6 +79,9 @@ class GenerationSnapshot:
         self._meta = MetadataDB(folder / METADATA, read_only=True)
         self._scripts: dict[int, str] | None = None
         self._bilingual: bool | None = None
+        self._held: frozenset[str] | None = None
+        self._glossaries: dict[tuple[str, ...] | None, Glossary] = {}
+        self._lexicons: dict[tuple[tuple[str, ...] | None, int], Lexicon | None] = {}
         self._allowed: dict[tuple[bool, tuple[str, ...] | None], list[int]] = {}
         self._has_superseded = self._meta.count_superseded() > 0
         self._has_restricted = self._meta.count_restricted() > 0
@@ -85,6 +93,37 @@ class GenerationSnapshot:
             scripts = list(self.scripts().values())
             self._bilingual = is_bilingual(scripts.count("zh"), scripts.count("en"), len(scripts))
         return self._bilingual
+
+    def held(self) -> frozenset[str]:
+        """The scripts enough of this generation's chunks are written in to search across."""
+        if self._held is None:
+            self._held = held_scripts(list(self.scripts().values()))
+        return self._held
+
+    def glossary(self, groups: Sequence[str] | None = None) -> Glossary:
+        """The terms of the documents a caller with `groups` (None: all) may read, once per
+        group combination (a term mined from a restricted document must not leak)."""
+        key = self._groups_key(groups)
+        if key not in self._glossaries:
+            if len(self._glossaries) >= MAX_CACHED_SETS:
+                self._glossaries.clear()
+            self._glossaries[key] = self._meta.glossary(groups)
+        return self._glossaries[key]
+
+    def lexicon(self, groups: Sequence[str] | None, base: Lexicon | None) -> Lexicon | None:
+        """The glossary's terms over `base` (the dictionary), for the caller's groups."""
+        key = (self._groups_key(groups), id(base))
+        if key not in self._lexicons:
+            if len(self._lexicons) >= MAX_CACHED_SETS:
+                self._lexicons.clear()
+            terms = self.glossary(groups).translating()
+            self._lexicons[key] = glossary_lexicon(terms, base) if terms else base
+        return self._lexicons[key]
+
+    def _groups_key(self, groups: Sequence[str] | None) -> tuple[str, ...] | None:
+        if groups is None or not self._has_restricted:
+            return None
+        return tuple(sorted(groups))
 
     def scripts(self) -> dict[int, str]:
         """Script ('zh' or 'en') of every chunk, read once per snapshot."""
@@ -150,17 +189,17 @@ class GenerationSnapshot:
         questions: Sequence[str],
         k: int,
         selection: Selection | None = None,
-        lexicon: Lexicon | None = None,
+        found: Sequence[list[Expansion] | None] | None = None,
     ) -> list[list[tuple[int, float]]]:
         ids = selection.ids if selection else None
-        return self.sparse.search_many(questions, k, ids, lexicon)
+        return self.sparse.search_many(questions, k, ids, found)
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         return self._meta.chunk_rows(chunk_ids)
 
-    def translated(self, question: str, lexicon: Lexicon) -> list[str]:
-        """The question's words in the other script, as the BM25 tokens of this generation."""
-        return self.sparse.translated(question, lexicon)
+    def expansions(self, question: str, lexicon: Lexicon) -> list[Expansion]:
+        """The question's words in the other script, with this generation's BM25 tokens."""
+        return self.sparse.expansions(question, lexicon)
 
     def documents(self) -> list[DocumentRow]:
         return self._meta.documents()
