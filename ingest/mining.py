@@ -28,8 +28,11 @@ LONGEST_ZH = 8  # characters of a mined Chinese term
 LONGEST_EN = 4  # words of a mined English term
 # words a procedure puts before a term (prepositions, conjunctions, verbs of handling); bm25s's
 # Chinese stopword list is too broad here (it holds 對 of 對刀儀 and 給 of 進給)
-BEFORE_TERMS = frozenset("在 以 將 把 的 與 和 及 並 或 於 從 用 使用 放入 進行 按 請 先 再 是 為 "
-                         "由 至 到 即 之 其 個 各 每 该 該".split())  # fmt: skip
+BEFORE_TERMS = frozenset({
+    "在", "以", "將", "把", "的", "與", "和", "及", "並", "或", "於", "從",
+    "用", "使用", "放入", "進行", "按", "請", "先", "再", "是", "為",
+    "由", "至", "到", "即", "之", "其", "個", "各", "每", "該",
+})  # fmt: skip
 CHARS_PER_WORD = 2  # a Chinese term's length per English word, when no dictionary decides
 _EN_TERM = r"[A-Za-z][A-Za-z\- ]{0,40}[A-Za-z]"
 _ZH_THEN_EN = re.compile(
@@ -75,7 +78,8 @@ def _chinese_first(
     zh = _chinese_term(text, run, english[0], lexicon)
     if zh is None:
         return None
-    synonyms = tuple(p for p in parts if p not in (english[0], zh) and (_HAN.match(p) or _is_term(p)))
+    others = [p for p in parts if p not in (english[0], zh)]
+    synonyms = tuple(p for p in others if _HAN.match(p) or _is_term(p))
     return zh, english[0], synonyms
 
 
@@ -141,8 +145,9 @@ def _segment_backwards(run: str, lexicon: Lexicon | None) -> list[str]:
     words: list[str] = []
     end = len(run)
     while end > 0:
-        size = next((n for n in range(min(6, end), 1, -1)
-                     if lexicon and lexicon.entry(fold_chinese(run[end - n : end]))), 1)  # fmt: skip
+        known = (n for n in range(min(6, end), 1, -1)
+                 if lexicon and lexicon.entry(fold_chinese(run[end - n : end])))  # fmt: skip
+        size = next(known, 1)
         words.insert(0, run[end - size : end])
         end -= size
     return words

@@ -258,6 +258,9 @@ def _write(
                               "status": "updated" if item.is_update else "added"})  # fmt: skip
         summary.pages += len(item.document.pages)
         summary.ocr_pages += sum(c is not None for c in item.document.ocr)
+        given = sum(t.origin == "given" for t in item.document.terms)
+        summary.glossary_terms += given
+        summary.mined_terms += len(item.document.terms) - given
         summary.chunks += len(item.chunks)
     summary.embedded += len(to_embed)
 

@@ -27,6 +27,8 @@ class IngestSummary:
     superseded: list[str] = field(default_factory=list)  # "doc_id rev X" now superseded
     skipped: dict[str, int] = field(default_factory=dict)  # extension -> files not read
     ocr_pages: int = 0  # pages of added and updated documents read by OCR
+    glossary_terms: int = 0  # terms of the glossary files added or updated
+    mined_terms: int = 0  # term pairs mined from the documents added or updated
 
     files: list[dict[str, str]] = field(default_factory=list)  # per file: path, status, ...
 

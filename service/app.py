@@ -15,7 +15,7 @@ from retriever.models.encoder import EncoderError
 from retriever.ranking.modes import SearchError
 from retriever.ranking.search import SearchResult
 from retriever.store.errors import ModelMismatchError, StoreError, WriterBusyError
-from service import api_documents, api_page
+from service import api_documents, api_glossary, api_page
 from service.auth import KeyFileError
 from service.feedback import FeedbackStore
 from service.jobs import JobRunner
@@ -58,6 +58,7 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     app.state.feedback = FeedbackStore(settings.home / "feedback.sqlite")
     app.include_router(api_documents.router, responses=_ERRORS)
     app.include_router(api_page.router, responses=_ERRORS)
+    app.include_router(api_glossary.router, responses=_ERRORS)
     return app
 
 
@@ -125,7 +126,9 @@ def result_body(question: str, result: SearchResult) -> dict[str, object]:
         "mode": result.mode,
         "stages": result.stages,
         "passages": [p.to_dict() for p in result.passages],
-    }
+        "expansions": [{"term": e.term, "translations": list(e.translations), "source": e.source}
+                       for e in result.expansions],
+    }  # fmt: skip
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

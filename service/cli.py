@@ -1,5 +1,6 @@
 """`shifu`: a thin command line over the Python API: ingest, query, eval and serve here; keys
-(cli_keys.py), feedback export (cli_feedback.py) and migrate (cli_store.py) beside it."""
+(cli_keys.py), feedback export (cli_feedback.py), glossary (cli_glossary.py) and migrate
+(cli_store.py) beside it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from service import cli_common
 from service.cli_common import Bar, HomeOption, JsonOption, make_settings, progress_bars
 from service.cli_errors import err, fail_cleanly
 from service.cli_feedback import feedback_app
+from service.cli_glossary import glossary_app
 from service.cli_keys import keys_app
 from service.cli_store import migrate_cmd
 from service.runtime import Runtime
@@ -27,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(glossary_app, name="glossary")
 app.command("migrate")(migrate_cmd)
 
 
@@ -72,6 +75,10 @@ def _print_summary(data: dict[str, Any]) -> None:
     if data["skipped"]:
         counts = ", ".join(f"{n} {ext}" for ext, n in sorted(data["skipped"].items()))
         err.print(f"skipped files of types Shifu does not read: {counts}", highlight=False)
+    if data["glossary_terms"] or data["mined_terms"]:
+        counts = f"{data['glossary_terms']} terms from glossary files, "
+        err.print(f"glossary: {counts}{data['mined_terms']} term pairs mined from documents",
+                  highlight=False)  # fmt: skip
     typer.echo(
         "added {added}, updated {updated}, unchanged {unchanged}, removed {removed}, "
         "failed {failed}, skipped {skipped_files}; {chunks} chunks ({embedded} embedded) from "
@@ -114,6 +121,10 @@ def query_cmd(
 
         typer.echo(json.dumps(result_body(question, result), ensure_ascii=False, indent=2))
         return
+    if result.expansions:
+        shown = "; ".join(f"{e.term} → {', '.join(e.translations[:3])} ({e.source})"
+                          for e in result.expansions)  # fmt: skip
+        err.print(f"translated: {shown}", highlight=False, soft_wrap=True)
     if not result.passages:
         typer.echo("no passages found")
     for rank, passage in enumerate(result.passages, start=1):
@@ -153,6 +164,11 @@ def eval_cmd(
     fail_under: Annotated[
         list[str] | None, typer.Option("--fail-under", help="METRIC=VALUE; exit 1 below it")
     ] = None,
+    glossary: Annotated[
+        Path | None,
+        typer.Option("--glossary", help="the plant glossary for the set (default: a glossary "
+                     "file in its folder, if any)"),
+    ] = None,
 ) -> None:
     """Measure retrieval on a BEIR-layout set; several --mode values give one comparison."""
     from service.eval_report import failures, markdown_table, parse_thresholds, write_report
@@ -169,6 +185,7 @@ def eval_cmd(
                 runtime.chunking, k, progress=lambda label: Bar(progress, label),
                 reranker=runtime.reranker if any(reranks(m) for m in modes) else None,
                 backend_for=settings.vector_backend if settings.store != "faiss" else None,
+                glossary=glossary,
             )  # fmt: skip
     typer.echo(
         json.dumps(result.to_dict(), ensure_ascii=False) if as_json else markdown_table(result)

@@ -22,12 +22,12 @@ from ingest.chunking.units import ChunkingConfig
 from ingest.datasets.beir import BeirDataset, Query, corpus_documents, load_beir
 from ingest.mining import MINING_VERSION
 from ingest.pipeline import Progress, index_documents
+from retriever.bm25.translation import Expansion
 from retriever.models.encoder import Encoder
 from retriever.models.reranker import Reranker
+from retriever.ranking.across import across_vectors
 from retriever.ranking.metrics import first_relevant_rank, mean, metric_names, per_query
 from retriever.ranking.modes import Mode, check_mode, needs_vectors
-from retriever.bm25.translation import Expansion
-from retriever.ranking.across import across_vectors
 from retriever.ranking.retrieve import rank_many, translate_many, translates
 from retriever.records import ChunkRanking
 from retriever.store.backend import VectorBackend
@@ -137,10 +137,12 @@ def evaluate(
     progress: ProgressFactory | None = None,
     reranker: Reranker | None = None,
     backend_for: BackendFor | None = None,
+    glossary: Path | None = None,
 ) -> EvalResult:
-    """`backend_for(collection)` names a Milvus backend to evaluate on instead of FAISS."""
+    """`backend_for(collection)` names a Milvus backend to evaluate on instead of FAISS;
+    `glossary` a glossary file for the set (default: one in its folder, if any)."""
     checked = [check_mode(mode, reranker is not None) for mode in dict.fromkeys(modes)]
-    dataset = load_beir(folder)
+    dataset = load_beir(folder, glossary=glossary)
     began = time.perf_counter()
     store = _cached_index(dataset, encoder, cache_root, config, progress, backend_for)
     index_seconds = time.perf_counter() - began

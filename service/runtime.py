@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ingest.chunking.units import ChunkingConfig
+from ingest.loaders.glossary_file import with_term
 from ingest.pipeline import IngestSummary, Progress, ingest, remove_documents
+from retriever.glossary import Glossary, Term
 from retriever.models.batching import BatchingEncoder
 from retriever.models.deferred import DeferredEncoder
 from retriever.models.encoder import Encoder, load_encoder, model_name
@@ -19,6 +21,7 @@ from retriever.models.sentence_cache import CachingEncoder
 from retriever.ranking.modes import DEFAULT_MODE, reranks
 from retriever.ranking.search import SearchResult, search
 from retriever.store.errors import StoreError
+from retriever.store.fsutil import atomic_write
 from retriever.store.index_store import IndexStore
 from retriever.store.rows import DocumentRow
 from retriever.store.snapshot import GenerationSnapshot
@@ -26,6 +29,7 @@ from service.auth import ApiKey, parse_keys, read_key_file
 from service.settings import Settings
 
 EncoderFactory = Callable[[Settings], Encoder]
+ADDED_GLOSSARY = Path("glossary") / "added-glossary.csv"  # terms added by CLI or API
 
 
 class EmptyIndexError(StoreError):
@@ -124,6 +128,20 @@ class Runtime:
         with self.reading() as snapshot:
             return search(snapshot, self._deferred(quick=True), question, k, mode, filters,
                           reranker, include_superseded, groups)  # fmt: skip
+
+    def glossary(self, groups: Sequence[str] | None = None) -> Glossary:
+        """The live generation's glossary a caller with `groups` may read (None: all)."""
+        with self.reading() as snapshot:
+            return snapshot.glossary(groups)
+
+    def add_term(self, term: Term) -> IngestSummary:
+        """Add a term to this home's own glossary file (HOME/glossary/added-glossary.csv) and
+        ingest it: a new generation, with no model loaded."""
+        path = self.settings.home / ADDED_GLOSSARY
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existing = path.read_bytes() if path.is_file() else None
+        atomic_write(path, with_term(existing, term))
+        return self.ingest([path], prune=False, progress=None)
 
     @property
     def chunking(self) -> ChunkingConfig:

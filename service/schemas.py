@@ -72,11 +72,45 @@ class PassageOut(BaseModel):
     citation: CitationOut
 
 
+class ExpansionOut(BaseModel):
+    term: str = Field(description="a word or phrase of the question, as the index folds it")
+    translations: list[str] = Field(description="what it was searched as in the other language")
+    source: str = Field(description="glossary (a given term), mined (from the documents) or "
+                        "dictionary (CC-CEDICT)")  # fmt: skip
+
+
 class QueryResponse(BaseModel):
     question: str
     mode: Mode
     stages: list[str] = Field(description="the retrieval stages that ran, in order")
     passages: list[PassageOut]
+    expansions: list[ExpansionOut] = Field(
+        default_factory=list,
+        description="the question's words translated to search the other language (hybrid, "
+        "in an index holding both languages)",
+    )
+
+
+class EvidenceOut(BaseModel):
+    doc_id: str
+    count: int = Field(description="times the document states the pair")
+
+
+class TermOut(BaseModel):
+    zh: str
+    en: str
+    synonyms: list[str]
+    scope: str | None = Field(description="a line or machine the term belongs to")
+    origin: str = Field(description="given (a glossary file) or mined (from the documents)")
+    confidence: float = Field(description="1 for a given term; a mined pair's from its evidence")
+    evidence: list[EvidenceOut] = Field(description="where a mined pair was seen")
+    translates: bool = Field(description="sure enough to translate questions with")
+
+
+class GlossaryOut(BaseModel):
+    given: int
+    mined: int
+    terms: list[TermOut]
 
 
 class HealthResponse(BaseModel):

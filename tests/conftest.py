@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 EVALDATA = SHARED / "evaldata"
 OSHA = EVALDATA / "osha-pdfs"
-SAMPLE_FILES = 16  # in corpus/: SOPs, a second revision, interviews, a scan, a sheet, a deck
+SAMPLE_FILES = 17  # in corpus/: SOPs, a second revision, interviews, a scan, a sheet, a deck,
+# the glossary
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -51,7 +51,8 @@ class BeirDataset:
     glossary_hash: str | None = None
 
 
-def load_beir(folder: Path, split: str = "test") -> BeirDataset:
+def load_beir(folder: Path, split: str = "test", glossary: Path | None = None) -> BeirDataset:
+    """The set in `folder`; its terms from `glossary`, else a glossary file in the folder."""
     corpus_path = folder / "corpus.jsonl"
     corpus = [_corpus_entry(corpus_path, n, row) for n, row in _jsonl(corpus_path)]
     if not corpus:
@@ -64,7 +65,7 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     judged = [q for q in all_queries if q.query_id in qrels]
     if not judged:
         raise DatasetError(queries_path, None, f"no query has a positive judgement in {split}")
-    glossary, glossary_hash = _glossary(folder)
+    terms, glossary_hash = _glossary(folder, glossary)
     return BeirDataset(
         name=folder.resolve().name,
         corpus=corpus,
@@ -72,19 +73,22 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
         qrels=qrels,
         corpus_hash=_file_hash(corpus_path),
         unjudged_queries=len(all_queries) - len(judged),
-        glossary=glossary,
+        glossary=terms,
         glossary_hash=glossary_hash,
     )
 
 
-def _glossary(folder: Path) -> tuple[tuple[Term, ...], str | None]:
-    """The terms of the glossary file beside the corpus (the first by name), if there is one."""
-    found = sorted(p for p in folder.iterdir() if p.is_file() and is_glossary(p))
+def _glossary(folder: Path, given: Path | None) -> tuple[tuple[Term, ...], str | None]:
+    """The terms of the given glossary file, else of the one beside the corpus (the first by
+    name), if there is one."""
+    found = [given] if given else sorted(p for p in folder.iterdir() if is_glossary(p))
     if not found:
         return (), None
-    data = found[0].read_bytes()
     try:
+        data = found[0].read_bytes()
         terms = glossary_document(found[0], data).terms
+    except OSError as exc:
+        raise DatasetError(found[0], None, f"cannot read: {exc.strerror}") from exc
     except GlossaryError as exc:
         raise DatasetError(found[0], None, str(exc)) from exc
     return terms, hashlib.sha256(data).hexdigest()
@@ -106,9 +110,10 @@ def corpus_documents(dataset: BeirDataset) -> Iterator[Document]:
             meta=entry.meta,
         )
     if dataset.glossary:
-        yield Document(key="glossary", title="glossary", source="glossary",
-                       path=f"beir:{dataset.name}/glossary", content_hash=dataset.glossary_hash or "",
-                       kind="glossary", pages=("",), terms=dataset.glossary)  # fmt: skip
+        path = f"beir:{dataset.name}/glossary"
+        yield Document(key="glossary", title="glossary", source="glossary", path=path,
+                       content_hash=dataset.glossary_hash or "", kind="glossary", pages=("",),
+                       terms=dataset.glossary)  # fmt: skip
 
 
 def write_beir(

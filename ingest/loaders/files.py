@@ -94,8 +94,16 @@ def discover(paths: list[Path]) -> Discovered:
             found.append(SourceFile(path, path.parent))
         else:
             errors.append(LoadError(given, "no such file or folder"))
-    unique = {f.path: f for f in found}
-    return Discovered(sorted(unique.values(), key=lambda f: str(f.path)), errors, sorted(skipped))
+    return Discovered(_once(found), errors, sorted(skipped))
+
+
+def _once(found: list[SourceFile]) -> list[SourceFile]:
+    """Each file once, though given twice or reached again through a symlink (the real path
+    is kept, so its source name is where the file is)."""
+    unique: dict[Path, SourceFile] = {}
+    for file in sorted(found, key=lambda f: (f.path.is_symlink(), str(f.path))):
+        unique.setdefault(file.path.resolve(), file)
+    return sorted(unique.values(), key=lambda f: str(f.path))
 
 
 def kind_of(path: Path) -> str | None:

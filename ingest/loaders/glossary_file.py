@@ -103,7 +103,8 @@ def _term(row: dict[str, Any]) -> Term | str:
         return f"the Chinese term {zh!r} has no Chinese characters"
     synonyms = row.get("synonyms") or []
     names = synonyms if isinstance(synonyms, list) else _SPLIT.split(str(synonyms))
-    kept = tuple(dict.fromkeys(s for s in (str(n).strip() for n in names) if s and s not in (zh, en)))
+    cleaned = (str(n).strip() for n in names)
+    kept = tuple(dict.fromkeys(s for s in cleaned if s and s not in (zh, en)))
     scope = str(row.get("scope") or "").strip() or None
     return Term(zh, en, kept, scope)
 
@@ -112,3 +113,40 @@ def _line(term: Term) -> str:
     synonyms = f" ({', '.join(term.synonyms)})" if term.synonyms else ""
     scope = f" [{term.scope}]" if term.scope else ""
     return f"{term.zh} = {term.en}{synonyms}{scope}"
+
+
+EXPORT_COLUMNS = ("zh", "en", "synonyms", "scope", "origin", "confidence", "evidence")
+
+
+def glossary_csv(terms: list[Term]) -> str:
+    """Terms as a glossary CSV that ingests back (origin, confidence and evidence are extra
+    columns the reader ignores): what `shifu glossary export` writes."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for term in terms:
+        evidence = "; ".join(f"{e.doc_id}:{e.count}" for e in term.evidence)
+        writer.writerow([term.zh, term.en, "; ".join(term.synonyms), term.scope or "",
+                         term.origin, f"{term.confidence:g}", evidence])  # fmt: skip
+    return out.getvalue()
+
+
+def with_term(existing: bytes | None, term: Term) -> str:
+    """A glossary CSV's text with `term` added, or replacing the row of the same pair."""
+    rows = _csv_rows(decode_text(existing)[0]) if existing else []
+    kept = [t for t in (_term(r) for _, r in rows) if isinstance(t, Term)]
+    kept = [t for t in kept if (t.zh, t.en.lower()) != (term.zh, term.en.lower())]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("zh", "en", "synonyms", "scope"))
+    for row in [*kept, term]:
+        writer.writerow([row.zh, row.en, "; ".join(row.synonyms), row.scope or ""])
+    return out.getvalue()
+
+
+def checked_term(zh: str, en: str, synonyms: list[str], scope: str | None) -> Term:
+    """A term a user typed, checked as a file's row is; GlossaryError says what is wrong."""
+    term = _term({"zh": zh, "en": en, "synonyms": synonyms, "scope": scope})
+    if isinstance(term, str):
+        raise GlossaryError(term)
+    return term

@@ -56,6 +56,21 @@ def zscore_fusion(
     return ordered[:depth]
 
 
+STANDOUT_OVER = 10  # the top hits a list's leader is compared with
+
+
+def standout(ranking: Sequence[tuple[int, float]]) -> float:
+    """How far a list's first hit stands above its next ones, in its own standard deviations:
+    near 0 for a flat list (every hit alike), large for one confident match."""
+    top = [score for _, score in ranking[:NORMALISE_OVER]]
+    if len(top) < 3:
+        return 0.0
+    mean = sum(top) / len(top)
+    spread = (sum((s - mean) ** 2 for s in top) / len(top)) ** 0.5
+    following = top[1:STANDOUT_OVER]
+    return (top[0] - sum(following) / len(following)) / spread if spread else 0.0
+
+
 def _standardise(ranking: Sequence[tuple[int, float]]) -> dict[int, float]:
     top = [score for _, score in ranking[:NORMALISE_OVER]]
     mean = sum(top) / len(top)

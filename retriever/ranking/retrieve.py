@@ -11,7 +11,7 @@ import numpy as np
 from retriever.bm25.translation import Expansion, Lexicon, default_lexicon
 from retriever.models.reranker import Reranker
 from retriever.ranking.across import merged, other_script
-from retriever.ranking.fusion import reciprocal_rank_fusion, zscore_fusion
+from retriever.ranking.fusion import reciprocal_rank_fusion, standout, zscore_fusion
 from retriever.ranking.modes import Mode, SearchError, base_mode, reranks
 from retriever.records import ChunkRanking
 from retriever.store.backend import Selection
@@ -25,6 +25,7 @@ VISIBILITY_DEPTH = 10  # the dense hits that judge how much BM25 can see
 # 0.5 pulled tatoeba's hybrid below dense; 0.25 does not; a glossary match at 0.5 and 1 alike)
 TRANSLATED_BM25_WEIGHT = 0.25
 GLOSSARY_BM25_WEIGHT = 0.5
+MAX_DEFERENCE = 1.5  # at most how much more a standing-out translated BM25 list can count
 
 
 def rank_many(
@@ -126,6 +127,8 @@ def _retrieved(
     translated = found or [None] * len(questions)
     for question, d, s, f in zip(questions, dense, sparse, translated, strict=True):
         blind, weights = _zscore_votes(scripts, question, d, f)
+        if f is not None:  # a flat dense list defers to a translated match that stands out
+            weights[1] *= min(MAX_DEFERENCE, max(1.0, standout(s) / max(standout(d), 1e-6)))
         fused.append(zscore_fusion([d, s], pool, blind, weights))
     return fused, ["dense", "bm25", "fusion:zscore"]
 
@@ -140,11 +143,11 @@ def _with_across(
 ) -> list[ChunkRanking]:
     """Each translated question's dense ranking with its other-script passages also judged by
     its translated vector (across.py)."""
-    asked = [i for i, v in enumerate(across) if v is not None]
-    found = snapshot.dense_many(np.vstack([across[i] for i in asked]), pool, allowed)
+    asked = [(i, v) for i, v in enumerate(across) if v is not None]
+    found = snapshot.dense_many(np.vstack([v for _, v in asked]), pool, allowed)
     scripts = snapshot.scripts()
     merged_dense = list(dense)
-    for i, ranking in zip(asked, found, strict=True):
+    for (i, _), ranking in zip(asked, found, strict=True):
         merged_dense[i] = merged(dense[i], ranking, scripts, other_script(questions[i]), pool)
     return merged_dense
 

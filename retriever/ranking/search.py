@@ -13,9 +13,9 @@ from retriever.bm25.translation import Expansion
 from retriever.filters import FilterError, Filters, check_filters
 from retriever.models.encoder import Encoder
 from retriever.models.reranker import Reranker
+from retriever.ranking.across import across_vectors
 from retriever.ranking.highlight import best_sentences
 from retriever.ranking.modes import DEFAULT_MODE, Mode, SearchError, check_mode, needs_vectors
-from retriever.ranking.across import across_vectors
 from retriever.ranking.retrieve import CANDIDATES, rank_many, translate_many, translates
 from retriever.records import ChunkRanking, Citation, Passage, step_at
 from retriever.store.snapshot import Snapshot
@@ -63,6 +63,12 @@ def search(
     highlighted = _highlighted(passages, question, query_vector, encoder,
                                lambda: [t for e in expanded for t in e.tokens])  # fmt: skip
     return SearchResult(highlighted, checked, stages, expanded)
+
+
+def translated(snapshot: Snapshot, question: str) -> list[str]:
+    """The question's translation as this index's BM25 tokens (none in one language)."""
+    found = translate_many(snapshot, [question])[0]
+    return [token for expansion in found or [] for token in expansion.tokens]
 
 
 def _check_filters(filters: Filters | None) -> None:

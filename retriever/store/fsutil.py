@@ -24,7 +24,7 @@ def acquire_lock(path: Path) -> IO[str]:
 
 def atomic_write(path: Path, content: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # the name temp_files finds
-    with tmp.open("w") as handle:
+    with tmp.open("w", encoding="utf-8") as handle:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
