@@ -73,7 +73,7 @@ class PassageOut(BaseModel):
 
 
 class ExpansionOut(BaseModel):
-    term: str = Field(description="a word or phrase of the question, as the index folds it")
+    term: str = Field(description="a word or phrase of the question")
     translations: list[str] = Field(description="what it was searched as in the other language")
     source: str = Field(description="glossary (a given term), mined (from the documents) or "
                         "dictionary (CC-CEDICT)")  # fmt: skip

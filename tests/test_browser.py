@@ -42,6 +42,7 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 FLASH = "毛邊 二段射出壓力"
+FORKLIFT = "堆高機翻車時該怎麼做？"
 BOILER = "boiler cold start burner purge"
 WELDING = "焊鍍鋅管 沒戴口罩 發燒"
 
@@ -388,3 +389,16 @@ def test_screenshots_wide_and_tablet(page: Page, site: Site) -> None:
     assert top and below and below["y"] >= top["y"] + top["height"]  # stacked
     assert page.evaluate("document.documentElement.scrollWidth") <= 768  # no sideways scroll
     page.screenshot(path=str(ARTIFACTS / "results-768.png"), full_page=True)
+
+
+def test_the_words_searched_in_the_other_language_are_shown(page: Page, site: Site) -> None:
+    sign_in(page, site.reader)
+    ask_ok(page, FORKLIFT)
+    expansions = page.locator("#expansions")
+    expect(expansions).to_be_visible()
+    first = page.locator("#expansions .expansion").first
+    expect(first).to_have_attribute("data-source", "glossary")
+    expect(first).to_contain_text("堆高機 → forklift")
+    expect(first).to_contain_text("術語表")  # the source, in the page's language
+    ask_ok(page, "SOP-IM-012")  # nothing translated: the line is gone
+    expect(expansions).to_be_hidden()

@@ -62,10 +62,13 @@ def test_a_glossary_file_is_known_by_its_name(name: str, is_one: bool) -> None:
 
 
 def test_a_csv_glossary_with_chinese_headers_reads_its_rows_and_reports_bad_ones() -> None:
-    text = "中文,英文,同義詞,範圍\n堆高機,forklift,叉車; lift truck,倉庫\n,lonely,,\n毛邊,flash,,\n"
+    text = ("中文,英文,同義詞,範圍\n堆高機,forklift,叉車; lift truck,倉庫\n"
+            ",lonely,,\n毛邊,flash,,\n")
     extracted = glossary_document(Path("術語表.csv"), text.encode("utf-8"))
     assert [(t.zh, t.en, t.synonyms, t.scope) for t in extracted.terms] == [
-        ("堆高機", "forklift", ("叉車", "lift truck"), "倉庫"), ("毛邊", "flash", (), None)]  # fmt: skip
+        ("堆高機", "forklift", ("叉車", "lift truck"), "倉庫"),
+        ("毛邊", "flash", (), None),
+    ]
     assert extracted.warnings == ("glossary row 3 skipped: it needs both a Chinese and an "
                                   "English term",)  # fmt: skip
     assert extracted.kind == "glossary"
@@ -94,7 +97,7 @@ def test_a_glossary_without_a_usable_row_is_refused(text: str) -> None:
         ("再以單節 (single block) 執行", [("單節", "single block", ())]),
         ("停止並掛上上鎖掛牌(LOTO)", [("上鎖掛牌", "LOTO", ())]),
         ("避免過度充填(overpacking)", [("過度充填", "overpacking", ())]),
-        ("Stay inside the overhead guard (護頂架) when it tips", [("護頂架", "overhead guard", ())]),
+        ("Stay inside the overhead guard (護頂架) here", [("護頂架", "overhead guard", ())]),
         ("螺絲 (SUS304) 與氬氣(Ar 99.99%)", []),  # codes and figures are not terms
         ("把扭力計歸零 (zero the tester)", []),  # a gloss with function words is not a term
     ],
@@ -131,8 +134,9 @@ def test_a_glossary_change_makes_a_generation_and_changes_the_results(
     assert second == (first or 0) + 1
     source, expansions = _top(store, fake_encoder)
     assert source == "fl.md"
-    assert [(e.term, e.translations[0], e.source) for e in expansions][0] == (
-        "护顶架", "overhead guard", "glossary")  # fmt: skip
+    first = expansions[0]
+    assert (first.term, first.translations[0], first.source) == (
+        "護頂架", "overhead guard", "glossary")  # fmt: skip
     again = ingest([docs], store, fake_encoder)
     assert (again.unchanged, again.generation) == (7, None)  # unchanged: no new generation
     (docs / "glossary.csv").write_text(GLOSSARY.replace("overhead guard", "roll cage"), "utf-8")
@@ -182,12 +186,16 @@ def test_the_glossary_over_http_hides_terms_mined_from_documents_one_may_not_rea
         "origin": "given", "confidence": 1.0, "evidence": [], "translates": True}  # fmt: skip
     only_mined = client.get("/v1/glossary?origin=mined", headers=bearer(api_keys["molding"]))
     assert [t["zh"] for t in only_mined.json()["terms"]] == ["分模面"]
-    assert client.get("/v1/glossary?origin=other", headers=bearer(api_keys["reader"])).status_code == 422
+    other = client.get("/v1/glossary?origin=other", headers=bearer(api_keys["reader"]))
+    assert other.status_code == 422
     assert client.get("/v1/glossary").status_code == 401
     answer = client.post("/v1/query", json={"question": QUESTION, "k": 3},
                          headers=bearer(api_keys["reader"])).json()  # fmt: skip
-    assert answer["expansions"][0] == {"term": "护顶架", "translations": ["overhead guard", "護頂"],
-                                       "source": "glossary"}  # fmt: skip
+    assert answer["expansions"][0] == {
+        "term": "護頂架",
+        "translations": ["overhead guard", "護頂"],
+        "source": "glossary",
+    }
     assert answer["passages"][0]["citation"]["source"] == "fl.md"
 
 
@@ -201,7 +209,8 @@ def test_the_cli_lists_exports_and_adds_terms_without_the_model(
     monkeypatch.setattr(cli_common, "make_runtime", lambda s: Runtime(s, lambda _: encoder))
     _write(tmp_path / "docs", {**ENGLISH, **CHINESE, "glossary.csv": GLOSSARY})
     home = str(tmp_path / "home")
-    assert runner.invoke(cli.app, ["ingest", str(tmp_path / "docs"), "--home", home]).exit_code == 0
+    ingested = runner.invoke(cli.app, ["ingest", str(tmp_path / "docs"), "--home", home])
+    assert ingested.exit_code == 0
     embedded = len(encoder.embedded)
     added = runner.invoke(cli.app, ["glossary", "add", "堆高機", "forklift", "--synonym", "叉車",
                                     "--home", home])  # fmt: skip
@@ -211,17 +220,20 @@ def test_the_cli_lists_exports_and_adds_terms_without_the_model(
     assert {(t["zh"], t["en"]) for t in json.loads(listed.stdout)} == {
         ("護頂架", "overhead guard"), ("堆高機", "forklift")}  # fmt: skip
     out = tmp_path / "export.csv"
-    assert runner.invoke(cli.app, ["glossary", "export", "--out", str(out), "--home", home]).exit_code == 0
+    exported = runner.invoke(cli.app, ["glossary", "export", "--out", str(out), "--home", home])
+    assert exported.exit_code == 0
     assert glossary_document(out, out.read_bytes()).terms  # an export ingests back
     assert "堆高機,forklift,叉車,,given,1," in out.read_text(encoding="utf-8")
     bad = runner.invoke(cli.app, ["glossary", "add", "forklift", "堆高機", "--home", home])
     assert bad.exit_code == 2 and "no Chinese characters" in bad.output
-    assert runner.invoke(cli.app, ["glossary", "list", "--origin", "x", "--home", home]).exit_code == 2
+    wrong = runner.invoke(cli.app, ["glossary", "list", "--origin", "x", "--home", home])
+    assert wrong.exit_code == 2
 
 
 def test_a_glossary_file_loads_as_a_document_with_its_terms(tmp_path: Path) -> None:
     path = tmp_path / "glossary.csv"
     path.write_text(GLOSSARY, encoding="utf-8")
     document = load_document(SourceFile(path, tmp_path), path.read_bytes(), "glossary.csv").document
-    assert (document.kind, document.pages) == ("glossary", ("護頂架 = overhead guard (護頂) [堆高機]",))
+    listed = "護頂架 = overhead guard (護頂) [堆高機]"
+    assert (document.kind, document.pages) == ("glossary", (listed,))
     assert document.terms[0].en == "overhead guard"

@@ -75,6 +75,17 @@ def test_a_question_finds_the_sop_written_in_the_other_language(
     assert any(expected in s for s in top_sources(client, question, k=5))
 
 
+def test_the_forklift_question_finds_the_english_tip_over_caution(client: TestClient) -> None:
+    """The embedder alone ranks interviews on reflow and welding first (its scores flat): the
+    glossary's 堆高機 → forklift, 翻車 → tip over bring the English SOP's caution up."""
+    body = client.post("/v1/query", json={"question": "堆高機翻車時該怎麼做？", "k": 3}).json()
+    labels = [p["citation"]["label"] for p in body["passages"]]
+    assert any("SOP-FL-003" in p["citation"]["source"] and "tip over" in p["text"]
+               for p in body["passages"]), labels  # fmt: skip
+    used = {e["term"]: e for e in body["expansions"]}
+    assert "forklift" in used["堆高機"]["translations"] and used["堆高機"]["source"] == "glossary"
+
+
 def test_the_default_factory_builds_and_loads_the_model(tmp_path: Path, model_cache: Path) -> None:
     app = create_app(Settings(home=tmp_path, models_dir=model_cache))
     encoder = app.state.runtime.encoder

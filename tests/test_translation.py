@@ -128,18 +128,18 @@ NONE_COMMON = lambda token: False  # noqa: E731
 def test_a_given_glossary_term_beats_the_dictionary_senses() -> None:
     lexicon = glossary_lexicon([Term("毛邊", "flash", ("披鋒",))], CEDICT_LIKE)
     found = expansions("毛邊怎麼調", lexicon, ALL_KNOWN, NONE_COMMON)
-    flash = next(e for e in found if e.term == "毛边")
+    flash = next(e for e in found if e.term == "毛邊")
     assert (flash.translations, flash.source) == (("flash", "披鋒"), "glossary")
     assert "raw" not in flash.tokens and "edg" not in flash.tokens
     assert "flash" in flash.tokens and "披锋" in flash.tokens  # the same-language synonym too
-    adjust = next(e for e in found if e.term == "调")
+    adjust = next(e for e in found if e.term == "調")
     assert adjust.source == "dictionary"  # what the glossary does not name, CEDICT still does
 
 
 def test_a_glossary_phrase_is_translated_before_its_characters() -> None:
     lexicon = glossary_lexicon([Term("上鎖掛牌", "lockout/tagout", ("LOTO",))], CEDICT_LIKE)
     found = expansions("清卡料前要上鎖掛牌嗎", lexicon, ALL_KNOWN, NONE_COMMON)
-    assert [e.term for e in found] == ["上锁挂牌"]  # not 鎖 → lock on its own
+    assert [e.term for e in found] == ["上鎖掛牌"]  # not 鎖 → lock on its own
 
 
 def test_a_glossary_word_is_matched_in_both_languages() -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.chunking.document import document_blocks
+from ingest.chunking.document import UNCHUNKED_KINDS, document_blocks
 from ingest.chunking.turns import exchanges
 from ingest.datasets.beir import write_beir
 from ingest.loaders.files import discover, load_document
@@ -46,7 +46,8 @@ def corpus_units(corpus: Path) -> list[Unit]:
     units: list[Unit] = []
     for file in files:
         document = load_document(file, file.path.read_bytes(), file.source).document
-        units.extend(_units(document))
+        if document.kind not in UNCHUNKED_KINDS:  # a glossary translates; it answers nothing
+            units.extend(_units(document))
     return units
 
 

@@ -186,8 +186,10 @@ def translations(question: str, lexicon: Lexicon, known: Known, common: Known) -
 def _from_chinese(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[Expansion]:
     function_words, english_stops = _function_words()
     found: list[Expansion] = []
-    for run in _CJK_RUN.findall(fold_chinese(question)):
-        for word in _segment(run, lexicon):
+    for written in _CJK_RUN.findall(question):
+        run = fold_chinese(written)
+        surface = written if len(written) == len(run) else run  # shown as the question wrote it
+        for start, word in _segment(run, lexicon):
             if word in function_words or (len(word) <= 2 and common(word)):
                 continue
             entry = lexicon.entry(word)
@@ -196,7 +198,8 @@ def _from_chinese(question: str, lexicon: Lexicon, known: Known, common: Known) 
             tokens = [t for s in translated for t in _tokens(s) if t not in english_stops]
             kept = [t for t in dict.fromkeys(tokens) if known(t)][:TOKENS_PER_WORD]
             if kept:
-                found.append(_expansion(word, translated, source, kept))
+                term = surface[start : start + len(word)]
+                found.append(_expansion(term, translated, source, kept))
     return found
 
 
@@ -235,13 +238,14 @@ def _tokens(text: str) -> list[str]:
     return [word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)]
 
 
-def _segment(run: str, lexicon: Lexicon) -> list[str]:
-    """Greedy longest match against the lexicons; characters they do not know are skipped."""
+def _segment(run: str, lexicon: Lexicon) -> list[tuple[int, str]]:
+    """Greedy longest match against the lexicons, as (offset, word); characters they do not
+    know are skipped."""
     found, start = [], 0
     while start < len(run):
         for size in range(min(LONGEST_WORD, len(run) - start), 0, -1):
             if lexicon.entry(run[start : start + size]) is not None:
-                found.append(run[start : start + size])
+                found.append((start, run[start : start + size]))
                 start += size
                 break
         else:
