@@ -195,7 +195,8 @@ def _from_chinese(question: str, lexicon: Lexicon, known: Known, common: Known) 
             entry = lexicon.entry(word)
             assert entry is not None  # _segment returns known words only
             translated, source = entry
-            tokens = [t for s in translated for t in _tokens(s) if t not in english_stops]
+            tokens = [t for s in translated for t in translation_tokens(s)
+                      if t not in english_stops]  # fmt: skip
             kept = [t for t in dict.fromkeys(tokens) if known(t)][:TOKENS_PER_WORD]
             if kept:
                 term = surface[start : start + len(word)]
@@ -215,9 +216,9 @@ def _from_english(question: str, lexicon: Lexicon, known: Known, common: Known) 
             entry = lexicon.words_for(tuple(words[start : start + n]))
             if entry is None:
                 continue
-            targets = [w for w in entry[0] if all(known(t) for t in _tokens(w))]
+            targets = [w for w in entry[0] if all(known(t) for t in translation_tokens(w))]
             targets = targets[:HEADWORDS_PER_PHRASE]
-            tokens = list(dict.fromkeys(t for w in targets for t in _tokens(w)))
+            tokens = list(dict.fromkeys(t for w in targets for t in translation_tokens(w)))
             if tokens:
                 used[start : start + n] = [True] * n
                 found.append(_expansion(" ".join(words[start : start + n]), tuple(targets),
@@ -229,7 +230,7 @@ def _expansion(term: str, translated: tuple[str, ...], source: str, tokens: list
     return Expansion(term, translated, source, tuple(tokens), WORD_WEIGHT[source] / len(tokens))
 
 
-def _tokens(text: str) -> list[str]:
+def translation_tokens(text: str) -> list[str]:
     """A translation as BM25 matches it best: a Chinese word by its bigrams (its unigrams
     match anything), an English one by its stems."""
     if script_of(text) != "zh":

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from retriever.bm25.translation import Expansion
+from retriever.bm25.translation import Expansion, translation_tokens
 from retriever.models.encoder import Encoder
 from retriever.records import ChunkRanking
 from retriever.text import script_of
@@ -32,12 +32,17 @@ def other_script(question: str) -> str:
 
 
 def translated_question(question: str, found: Sequence[Expansion]) -> str | None:
-    """The question's translated words, each by its first translation in the other script;
-    None when none was translated."""
-    other = other_script(question)
-    words = [next((t for t in e.translations if script_of(t) == other), None) for e in found]
+    """The question's translated words, each by its first translation in the other script
+    that the index uses (清 is `clear` here, not `Qing dynasty`); None when none was."""
+    words = [_used_translation(e, other_script(question)) for e in found]
     kept = list(dict.fromkeys(w for w in words if w))
     return " ".join(kept) if kept else None
+
+
+def _used_translation(expansion: Expansion, script: str) -> str | None:
+    across = [t for t in expansion.translations if script_of(t) == script]
+    used = set(expansion.tokens)
+    return next((t for t in across if used & set(translation_tokens(t))), None)
 
 
 def across_vectors(
