@@ -17,6 +17,7 @@ from retriever.bm25.translation import (
     translations,
 )
 from retriever.glossary import Glossary, Term
+from retriever.ranking.across import merged, translated_question
 from retriever.ranking.highlight import best_sentences
 from retriever.ranking.retrieve import rank_many
 from retriever.store.backend import Selection
@@ -191,3 +192,22 @@ def test_a_cross_script_highlight_takes_a_decisive_dictionary_match_without_the_
     found = best_sentences([text], "堆高機翻車時該怎麼做", query, Refuse(), lambda: decisive)  # type: ignore[arg-type]
     assert found == [(21, 84)]
     assert best_sentences([text], "堆高機翻車時該怎麼做", None, None, lambda: vague) == [None]
+
+
+def test_a_translated_vector_raises_an_answer_across_and_keeps_one_at_home() -> None:
+    scripts = {1: "zh", 2: "zh", 3: "en", 4: "en", 5: "en"}
+    plain = [(1, 0.86), (2, 0.84), (3, 0.80), (4, 0.79), (5, 0.78)]
+    # the translated vector finds passage 5 standing out among the English ones
+    across = [(5, 0.99), (3, 0.84), (4, 0.83), (1, 0.60), (2, 0.55)]
+    ranked = [c for c, _ in merged(plain, across, scripts, "en", 10)]
+    assert ranked[0] == 5 and ranked[1:3] == [1, 2]  # the Chinese ones keep their order
+    # translated scores that do not stand out leave the plain ranking as it was
+    level = [(3, 0.99), (4, 0.98), (5, 0.97)]
+    assert merged(plain, level, scripts, "en", 10) == plain
+
+
+def test_the_translated_question_takes_the_sense_the_index_uses() -> None:
+    found = [Expansion("清", ("Qing dynasty", "clear"), "dictionary", ("clear",), 2.0),
+             Expansion("卡料", ("jam", "卡模"), "glossary", ("jam",), 4.0)]  # fmt: skip
+    assert translated_question("清卡料怎麼做", found) == "clear jam"
+    assert translated_question("清卡料怎麼做", []) is None
