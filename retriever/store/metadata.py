@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from retriever.bm25.tokens import sparse_tokens
-from retriever.filters import check_fields, check_filters
+from retriever.filters import check_fields
 from retriever.glossary import Glossary
 from retriever.records import Chunk, Document
 from retriever.store.rows import (
@@ -25,6 +25,7 @@ from retriever.store.rows import (
     revision_order,
 )
 from retriever.store.terms import TERMS_SCHEMA, delete_terms, put_terms, read_glossary
+from retriever.store.where import document_sql
 from retriever.text import script_of
 
 SCHEMA = """
@@ -273,32 +274,3 @@ class MetadataDB:
         changed = [(flag, key) for flag, key in flags if was[key] != flag]
         self._conn.executemany("UPDATE documents SET superseded = ? WHERE key = ?", changed)
         return [key for _, key in changed]
-
-
-def document_sql(
-    filters: Mapping[str, Sequence[str]],
-    include_superseded: bool,
-    groups: Sequence[str] | None,
-) -> tuple[str, list[str]]:
-    """The WHERE clause over documents `d`: metadata filters, revisions, access groups. A
-    document without access groups is visible to all; else one group must be shared."""
-    clauses, params = filter_sql(filters)
-    if not include_superseded:
-        clauses.append("d.superseded = 0")
-    if groups is not None:
-        marks = ",".join("?" * len(groups))
-        shared = f" OR EXISTS (SELECT 1 FROM json_each(d.access) WHERE value IN ({marks}))"
-        clauses.append(f"(d.access = '[]'{shared if groups else ''})")
-        params.extend(groups)
-    return " AND ".join(clauses) or "1", params
-
-
-def filter_sql(filters: Mapping[str, Sequence[str]]) -> tuple[list[str], list[str]]:
-    clauses: list[str] = []
-    params: list[str] = []
-    check_filters(filters)
-    for field_name, values in filters.items():
-        # field names come from the allow-list; values are always bound parameters
-        clauses.append(f"d.{field_name} IN ({','.join('?' * len(values))})")
-        params.extend(str(v) for v in values)
-    return clauses, params
