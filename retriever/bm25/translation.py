@@ -90,9 +90,6 @@ class Lexicon:
             return self.reverse[phrase], self.sources.get(" ".join(phrase), self.source)
         return self.fallback.words_for(phrase) if self.fallback else None
 
-    def over(self, fallback: Lexicon | None) -> Lexicon:
-        return Lexicon(self.senses, self.reverse, self.source, fallback, self.sources)
-
 
 def _reversed(senses: dict[str, list[str]]) -> dict[tuple[str, ...], tuple[str, ...]]:
     reverse: dict[tuple[str, ...], list[str]] = {}
@@ -108,29 +105,32 @@ def _reversed(senses: dict[str, list[str]]) -> dict[tuple[str, ...], tuple[str, 
 
 def glossary_lexicon(terms: Iterable[Term], fallback: Lexicon | None = None) -> Lexicon:
     """The glossary's terms as the top layer: each Chinese name maps to every other name of
-    its term (the English ones first), and each English name to the Chinese ones."""
-    senses: dict[str, list[str]] = {}
+    its term (the English ones first), and each English name to the others (the Chinese ones
+    first); a given term's entry is never widened by a mined one."""
     sources: dict[str, str] = {}
-    for term in terms:
-        source = "glossary" if term.origin == "given" else "mined"
-        for name in term.chinese:
-            word = fold_chinese(name)
-            if word in senses and sources[word] == "glossary" and source == "mined":
-                continue
-            others = [*term.english, *(n for n in term.chinese if n != name)]
-            senses.setdefault(word, []).extend(o for o in others if o not in senses[word])
-            sources[word] = source
+    senses: dict[str, list[str]] = {}
     reverse: dict[tuple[str, ...], list[str]] = {}
     for term in terms:
+        source = "glossary" if term.origin == "given" else "mined"
+        for name in term.chinese:  # keys fold like the tokens; translations read as written
+            key = fold_chinese(name)
+            if not (source == "mined" and sources.get(key) == "glossary"):
+                others = [*term.english, *(n for n in term.chinese if n != name)]
+                _extend(senses.setdefault(key, []), others)
+                sources.setdefault(key, source)
         for name in term.english:
             phrase = tuple(sparse_tokens(name))
-            words = reverse.setdefault(phrase, [])
-            words.extend(fold_chinese(n) for n in term.chinese if fold_chinese(n) not in words)
-            words.extend(e for e in term.english if e != name and e not in words)
-            sources[" ".join(phrase)] = "glossary" if term.origin == "given" else "mined"
+            if phrase:
+                _extend(reverse.setdefault(phrase, []),
+                        [*term.chinese, *(e for e in term.english if e != name)])  # fmt: skip
+                sources.setdefault(" ".join(phrase), source)
     return Lexicon({w: tuple(s) for w, s in senses.items()},
-                   {p: tuple(w) for p, w in reverse.items() if p}, "glossary", fallback,
+                   {p: tuple(w) for p, w in reverse.items()}, "glossary", fallback,
                    sources)  # fmt: skip
+
+
+def _extend(names: list[str], more: Iterable[str]) -> None:
+    names.extend(n for n in dict.fromkeys(more) if n not in names)
 
 
 def parse_cedict(lines: Iterable[str]) -> Lexicon:
