@@ -223,7 +223,9 @@ def serve_cmd(
         _first_key(fastapi_app.state.runtime)
         err.print(f"loading model {settings.model} ...")
         _ = fastapi_app.state.runtime.encoder  # fail before binding, not on the first query
-        default_lexicon()  # seconds to read: not on the first cross-language question
+        lexicon = default_lexicon()  # seconds to read: not on the first cross-language question
+        if lexicon is not None:
+            lexicon.words_for(())  # its English side too
     if settings.log_json:
         configure_json_logs()
     uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning")

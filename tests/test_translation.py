@@ -70,7 +70,7 @@ def test_cedict_lines_keep_senses_and_drop_notes() -> None:
         "鍋爐 锅炉 [guo1 lu2] /boiler (steam)/see 鍋|锅[guo1]/",
     ])  # fmt: skip
     assert lexicon.senses == {"电池": ("battery",), "锅炉": ("boiler",)}
-    assert lexicon.reverse[("boiler",)] == ("锅炉",)
+    assert lexicon.words_for(("boiler",)) == (("锅炉",), "dictionary")
 
 
 class _BilingualSnapshot:

@@ -65,7 +65,9 @@ class Lexicon:
     this lexicon lacks is looked up in `fallback`."""
 
     senses: dict[str, tuple[str, ...]]
-    reverse: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    # None: reversed from `senses` on the first English question (CC-CEDICT's takes seconds,
+    # which a Chinese question, or a cold `shifu query`, should not wait for)
+    reverse: dict[tuple[str, ...], tuple[str, ...]] | None = None
     source: str = "dictionary"
     fallback: Lexicon | None = None
     sources: dict[str, str] = field(default_factory=dict)
@@ -76,7 +78,7 @@ class Lexicon:
         for word, glosses in pairs:
             known = senses.setdefault(fold_chinese(word), [])
             known.extend(g for g in glosses[:SENSES] if g not in known)
-        return cls({w: tuple(g) for w, g in senses.items()}, _reversed(senses))
+        return cls({w: tuple(g) for w, g in senses.items()})
 
     def entry(self, word: str) -> tuple[tuple[str, ...], str] | None:
         """A Chinese word's translations and their source, the top layer first."""
@@ -86,16 +88,20 @@ class Lexicon:
 
     def words_for(self, phrase: tuple[str, ...]) -> tuple[tuple[str, ...], str] | None:
         """The Chinese words an English token phrase translates to, the top layer first."""
+        if self.reverse is None:  # frozen, but this only caches what `senses` determine
+            object.__setattr__(self, "reverse", _reversed(self.senses))
+        assert self.reverse is not None
         if phrase in self.reverse:
             return self.reverse[phrase], self.sources.get(" ".join(phrase), self.source)
         return self.fallback.words_for(phrase) if self.fallback else None
 
 
-def _reversed(senses: dict[str, list[str]]) -> dict[tuple[str, ...], tuple[str, ...]]:
+def _reversed(senses: dict[str, tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str, ...]]:
     reverse: dict[tuple[str, ...], list[str]] = {}
     for word, glosses in senses.items():
         for gloss in glosses:
-            if script_of(gloss) == "zh":
+            # a long gloss cannot be a phrase of LONGEST_PHRASE tokens: not worth tokenising
+            if gloss.count(" ") > 2 * LONGEST_PHRASE or script_of(gloss) == "zh":
                 continue
             phrase = tuple(sparse_tokens(gloss.removeprefix("to ")))
             if 0 < len(phrase) <= LONGEST_PHRASE and word not in reverse.get(phrase, []):
