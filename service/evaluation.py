@@ -262,7 +262,7 @@ def _encode_across(
     vectors: list[np.ndarray | None] = []
     for start in range(0, len(questions), 64):
         batch = slice(start, start + 64)
-        vectors.extend(across_vectors(encoder, questions[batch], found[batch], plain[batch]))
+        vectors.extend(across_vectors(encoder, questions[batch], found[batch], plain[batch])[1])
         if bar:
             bar.advance(len(questions[batch]))
     return vectors

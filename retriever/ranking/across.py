@@ -49,22 +49,26 @@ def across_vectors(
     encoder: Encoder,
     questions: Sequence[str],
     found: Sequence[list[Expansion] | None],
-    plain: np.ndarray,
-) -> list[np.ndarray | None]:
-    """Per question: its plain vector plus its translation's, normalised; None when nothing
-    was translated."""
+    plain: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The questions' plain vectors (encoded here unless given) and per question its plain
+    vector plus its translation's, normalised (None when nothing was translated); what is
+    encoded goes in one model call, so a translated question costs one call, not two."""
     texts = [translated_question(q, f) if f else None
              for q, f in zip(questions, found, strict=True)]  # fmt: skip
     asked = [t for t in texts if t is not None]
-    encoded = iter(encoder.encode_queries(asked) if asked else [])
+    encoded = encoder.encode_queries([*(questions if plain is None else []), *asked])
+    if plain is None:
+        plain, encoded = encoded[: len(questions)], encoded[len(questions) :]
+    more = iter(encoded)
     vectors: list[np.ndarray | None] = []
     for i, text in enumerate(texts):
         if text is None:
             vectors.append(None)
             continue
-        blended = plain[i] + next(encoded)
+        blended = plain[i] + next(more)
         vectors.append((blended / max(float(np.linalg.norm(blended)), 1e-9)).astype(np.float32))
-    return vectors
+    return plain, vectors
 
 
 def merged(

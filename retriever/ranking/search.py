@@ -53,8 +53,7 @@ def search(
     vector, across = None, None
     if needs_vectors(checked):  # BM25 alone needs no model: it is not even loaded
         snapshot.manifest.check_model(encoder.name, encoder.dim)
-        vector = encoder.encode_queries([question])
-        across = across_vectors(encoder, [question], found, vector) if found[0] else None
+        vector, across = across_vectors(encoder, [question], found)
     rankings, stages = rank_many(snapshot, [question], vector, checked, CANDIDATES, allowed,
                                  reranker=reranker, found=found, across=across)  # fmt: skip
     passages = _top_distinct(snapshot, rankings[0], k)
