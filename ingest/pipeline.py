@@ -18,6 +18,7 @@ from ingest.loaders.progress import GrowingProgress, NoProgress, Progress
 from ingest.mining import with_mined_terms
 from ingest.overlap import prefetched
 from ingest.summary import IngestSummary
+from ingest.versions import other_language, pair_versions
 from retriever.models.encoder import Encoder
 from retriever.records import Chunk, Document
 from retriever.store.faults import crash_point
@@ -61,6 +62,7 @@ def ingest(
         reader = PageReader(store.ocr_cache, ocr_progress)
         loading = _load_changed(files, writer, encoder, config, summary, reader)
         pending = _write_as_loaded(loading, writer, encoder, progress or NoProgress(), summary)
+        pair_versions(writer, [p.document for p in pending], reader)
         if prune:
             summary.removed = _prune(writer)
         summary.superseded = _superseded(writer, pending)
@@ -199,11 +201,15 @@ def _new_key(file: SourceFile, writer: StoreWriter) -> str:
 
 
 def _check_revision(document: Document, writer: StoreWriter, pending: list[_Pending]) -> None:
-    """Two files may hold two revisions of one document, never the same revision twice."""
-    others = [(r.path, r.source, r.meta.revision) for r in writer.revisions_of(document.doc_id)]
-    others += [(p.document.path, p.document.source, p.document.meta.revision) for p in pending
-               if p.document.doc_id == document.doc_id]  # fmt: skip
-    for path, source, revision in others:
+    """Two files may hold two revisions of one document, never the same revision twice, unless
+    they are its two language versions (zh and en)."""
+    rows = [(r.path, r.source, r.meta) for r in writer.revisions_of(document.doc_id)]
+    rows += [(p.document.path, p.document.source, p.document.meta) for p in pending
+             if p.document.doc_id == document.doc_id]  # fmt: skip
+    for path, source, meta in rows:
+        revision = meta.revision
+        if other_language(meta.language, document.meta.language):
+            continue
         if path != document.path and revision == document.meta.revision:
             shown = f"revision {revision}" if revision else "no revision"
             raise LoadError(

@@ -237,3 +237,54 @@ def test_a_glossary_file_loads_as_a_document_with_its_terms(tmp_path: Path) -> N
     listed = "護頂架 = overhead guard (護頂) [堆高機]"
     assert (document.kind, document.pages) == ("glossary", (listed,))
     assert document.terms[0].en == "overhead guard"
+
+
+ZH_VERSION = """---
+doc_id: SOP-FL-009
+revision: A
+language: zh-TW
+---
+# 堆高機操作前點檢
+
+1. 踩下煞車，確認踏板不會軟。
+2. 按喇叭，確認聲音清楚。
+3. 檢查電瓶電量。
+4. 倒車時按喇叭。
+5. 下坡時輕踩煞車。
+6. 停車後拔下鑰匙。
+"""
+EN_VERSION = """---
+doc_id: SOP-FL-009
+revision: A
+language: en
+---
+# Forklift checks before use
+
+1. Press the brake and check that the pedal is firm.
+2. Sound the horn and check it is loud.
+3. Look at the battery charge.
+4. Use the horn when reversing.
+5. Brake gently on slopes.
+6. Remove the key after parking.
+"""
+
+
+def test_the_two_language_versions_of_one_document_teach_their_term_pairs(
+    tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    docs, store = tmp_path / "docs", IndexStore(tmp_path / "home")
+    _write(docs, {**ENGLISH, **CHINESE, "fl9.zh.md": ZH_VERSION, "fl9.en.md": EN_VERSION})
+    summary = ingest([docs], store, fake_encoder)
+    assert summary.failed == 0  # one doc_id and revision twice: allowed in two languages
+    mined = {(t.zh, t.en): t for t in live(store).glossary().of("mined")}
+    assert {("煞車", "brake"), ("喇叭", "horn"), ("確認", "check")} <= set(mined)
+    assert [(e.doc_id, e.count) for e in mined[("煞車", "brake")].evidence] == [("SOP-FL-009", 2)]
+    # only the English version changes: the pairs follow it
+    (docs / "fl9.en.md").write_text(EN_VERSION.replace("horn", "klaxon"), encoding="utf-8")
+    assert ingest([docs], store, fake_encoder).updated == 1
+    after = {(t.zh, t.en) for t in live(store).glossary().of("mined")}
+    assert ("喇叭", "klaxon") in after and ("喇叭", "horn") not in after
+    # the same doc_id and revision in one language twice is still refused
+    _write(docs, {"fl9.copy.md": EN_VERSION.replace("Remove the key", "Take the key")})
+    again = ingest([docs], store, fake_encoder)
+    assert again.failed == 1 and "already stored" in again.failures[0]["reason"]

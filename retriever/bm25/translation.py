@@ -168,7 +168,7 @@ def default_lexicon() -> Lexicon | None:
 
 
 @functools.cache
-def _function_words() -> tuple[frozenset[str], frozenset[str]]:
+def function_words() -> tuple[frozenset[str], frozenset[str]]:
     """Chinese words and English stems that carry no topic (bm25s's lists): not translated."""
     lists = require("bm25s.stopwords", "bm25s")
     chinese = frozenset(fold_chinese(w) for w in lists.STOPWORDS_CHINESE)
@@ -190,16 +190,16 @@ def translations(question: str, lexicon: Lexicon, known: Known, common: Known) -
 
 
 def _from_chinese(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[Expansion]:
-    function_words, english_stops = _function_words()
+    chinese_stops, english_stops = function_words()
     found: list[Expansion] = []
     for written in _CJK_RUN.findall(question):
         run = fold_chinese(written)
         surface = written if len(written) == len(run) else run  # shown as the question wrote it
-        for start, word in _segment(run, lexicon):
-            if word in function_words or (len(word) <= 2 and common(word)):
+        for start, word in segment(run, lexicon):
+            if word in chinese_stops or (len(word) <= 2 and common(word)):
                 continue
             entry = lexicon.entry(word)
-            assert entry is not None  # _segment returns known words only
+            assert entry is not None  # segment returns known words only
             translated, source = entry
             tokens = [t for s in translated for t in translation_tokens(s)
                       if t not in english_stops]  # fmt: skip
@@ -211,7 +211,7 @@ def _from_chinese(question: str, lexicon: Lexicon, known: Known, common: Known) 
 
 
 def _from_english(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[Expansion]:
-    _, english_stops = _function_words()
+    _, english_stops = function_words()
     words = [t for t in sparse_tokens(question) if not common(t) and t not in english_stops]
     used = [False] * len(words)
     found: list[Expansion] = []
@@ -245,7 +245,7 @@ def translation_tokens(text: str) -> list[str]:
     return [word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)]
 
 
-def _segment(run: str, lexicon: Lexicon) -> list[tuple[int, str]]:
+def segment(run: str, lexicon: Lexicon) -> list[tuple[int, str]]:
     """Greedy longest match against the lexicons, as (offset, word); characters they do not
     know are skipped."""
     found, start = [], 0

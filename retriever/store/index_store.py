@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retriever.glossary import Term
 from retriever.records import Chunk, Document
 from retriever.store import layout
 from retriever.store.backend import VectorBackend
@@ -126,6 +127,10 @@ class StoreWriter:
         self.meta.put_document(doc, time.time())
         self.meta.put_chunks(numbered, [text_hash(c.indexed_text) for c in numbered])
         self.vectors.add(doc, numbered, vectors)
+
+    def put_terms(self, key: str, terms: Sequence[Term]) -> None:
+        """Replace a stored document's glossary terms (its chunks and vectors stay)."""
+        self.meta.put_terms(key, terms)
 
     def document_by_path(self, path: str) -> DocumentRow | None:
         return self.meta.document_by_path(path)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from retriever.bm25.tokens import sparse_tokens
 from retriever.filters import check_fields
-from retriever.glossary import Glossary
+from retriever.glossary import Glossary, Term
 from retriever.records import Chunk, Document
 from retriever.store.rows import (
     ADDED_CHUNK_COLUMNS,
@@ -234,7 +234,7 @@ class MetadataDB:
         marks = ",".join("?" * len(DOCUMENT_COLUMNS))
         self._conn.execute(f"INSERT OR REPLACE INTO documents VALUES ({marks})",
                            document_values(doc, ingested_at))  # fmt: skip
-        put_terms(self._conn, doc)
+        put_terms(self._conn, doc.key, doc.terms)
 
     def put_chunks(self, chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
         """Store chunks with their script and sparse tokens, computed once here, not per commit."""
@@ -249,6 +249,9 @@ class MetadataDB:
         self._conn.execute("DELETE FROM chunks WHERE doc_key = ?", (key,))
         delete_terms(self._conn, key)
         self._conn.execute("DELETE FROM documents WHERE key = ?", (key,))
+
+    def put_terms(self, key: str, terms: Sequence[Term]) -> None:
+        put_terms(self._conn, key, terms)
 
     def glossary(self, groups: Sequence[str] | None) -> Glossary:
         """Given and mined terms of the current documents a caller with `groups` may read."""

@@ -9,7 +9,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from retriever.glossary import Glossary, Term
-from retriever.records import Document
 
 TERMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS terms (
@@ -22,12 +21,13 @@ CREATE INDEX IF NOT EXISTS terms_doc ON terms(doc_key);
 Rows = Callable[[str, Sequence[object]], list[tuple]]
 
 
-def put_terms(conn: sqlite3.Connection, doc: Document) -> None:
-    conn.execute("DELETE FROM terms WHERE doc_key = ?", (doc.key,))
+def put_terms(conn: sqlite3.Connection, key: str, terms: Sequence[Term]) -> None:
+    """A document's terms, replacing those it had."""
+    conn.execute("DELETE FROM terms WHERE doc_key = ?", (key,))
     conn.executemany(
         "INSERT INTO terms VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(doc.key, t.zh, t.en, json.dumps(list(t.synonyms), ensure_ascii=False), t.scope,
-          t.origin, sum(e.count for e in t.evidence) or 1) for t in doc.terms],
+        [(key, t.zh, t.en, json.dumps(list(t.synonyms), ensure_ascii=False), t.scope,
+          t.origin, sum(e.count for e in t.evidence) or 1) for t in terms],
     )  # fmt: skip
 
 
