@@ -208,7 +208,7 @@ def _check_revision(document: Document, writer: StoreWriter, pending: list[_Pend
              if p.document.doc_id == document.doc_id]  # fmt: skip
     for path, source, meta in rows:
         revision = meta.revision
-        if other_language(meta.language, document.meta.language):
+        if other_language(meta, document.meta):
             continue
         if path != document.path and revision == document.meta.revision:
             shown = f"revision {revision}" if revision else "no revision"

@@ -25,7 +25,7 @@ from ingest.mining import with_mined_terms
 from retriever.bm25.tokens import sparse_tokens
 from retriever.bm25.translation import Lexicon, default_lexicon, function_words, segment
 from retriever.glossary import Evidence, Term
-from retriever.records import Document
+from retriever.records import DocMeta, Document
 from retriever.store.index_store import StoreWriter
 from retriever.store.rows import DocumentRow
 from retriever.text import CJK_CHARS, fold_chinese, script_of
@@ -38,11 +38,12 @@ _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-]+")
 
 
-def other_language(one: str | None, other: str | None) -> bool:
-    """Two stated languages on either side of the zh/en divide (zh-TW and en, say)."""
-    if not one or not other:
-        return False
-    return _script(one) != _script(other)
+def other_language(one: DocMeta, other: DocMeta) -> bool:
+    """Two languages on either side of the zh/en divide (zh-TW and en, say), both stated by
+    the documents: a language Shifu derived from the text never makes a second version (a
+    file could otherwise claim a stored revision by being written in the other language)."""
+    stated = [m.language for m in (one, other) if m.language and "language" not in m.defaulted]
+    return len(stated) == 2 and _script(stated[0]) != _script(stated[1])
 
 
 def _script(language: str) -> str:
@@ -132,8 +133,9 @@ def pairs_of(documents: Iterable[Document]) -> dict[str, tuple[Document, Documen
         by_version.setdefault((doc.doc_id, doc.meta.revision), []).append(doc)
     paired: dict[str, tuple[Document, Document]] = {}
     for docs in by_version.values():
-        chinese = [d for d in docs if d.meta.language and _script(d.meta.language) == "zh"]
-        english = [d for d in docs if d.meta.language and _script(d.meta.language) == "en"]
+        stated = [d for d in docs if d.meta.language and "language" not in d.meta.defaulted]
+        chinese = [d for d in stated if _script(d.meta.language or "") == "zh"]
+        english = [d for d in stated if _script(d.meta.language or "") == "en"]
         if len(chinese) == 1 and len(english) == 1 and script_of(chinese[0].text) == "zh":
             paired[chinese[0].key] = (chinese[0], english[0])
     return paired
@@ -160,7 +162,7 @@ def pair_versions(writer: StoreWriter, loaded: Sequence[Document], reader: PageR
     stored = []
     for doc in loaded:
         for row in writer.revisions_of(doc.doc_id):
-            if row.key not in keys and other_language(row.meta.language, doc.meta.language):
+            if row.key not in keys and other_language(row.meta, doc.meta):
                 stored.extend(_reloaded(row, reader))
                 keys.add(row.key)
     for key, terms in version_terms(loaded, stored).items():
