@@ -42,8 +42,13 @@ def other_language(one: DocMeta, other: DocMeta) -> bool:
     """Two languages on either side of the zh/en divide (zh-TW and en, say), both stated by
     the documents: a language Shifu derived from the text never makes a second version (a
     file could otherwise claim a stored revision by being written in the other language)."""
-    stated = [m.language for m in (one, other) if m.language and "language" not in m.defaulted]
-    return len(stated) == 2 and _script(stated[0]) != _script(stated[1])
+    stated = [m.language for m in (one, other) if _stated(m)]
+    return len(stated) == 2 and _script(stated[0] or "") != _script(stated[1] or "")
+
+
+def _stated(meta: DocMeta) -> bool:
+    """The document says its language (a derived one is Shifu's guess from the text)."""
+    return bool(meta.language) and "language" not in meta.defaulted
 
 
 def _script(language: str) -> str:
@@ -133,7 +138,7 @@ def pairs_of(documents: Iterable[Document]) -> dict[str, tuple[Document, Documen
         by_version.setdefault((doc.doc_id, doc.meta.revision), []).append(doc)
     paired: dict[str, tuple[Document, Document]] = {}
     for docs in by_version.values():
-        stated = [d for d in docs if d.meta.language and "language" not in d.meta.defaulted]
+        stated = [d for d in docs if _stated(d.meta)]
         chinese = [d for d in stated if _script(d.meta.language or "") == "zh"]
         english = [d for d in stated if _script(d.meta.language or "") == "en"]
         if len(chinese) == 1 and len(english) == 1 and script_of(chinese[0].text) == "zh":
@@ -161,6 +166,8 @@ def pair_versions(writer: StoreWriter, loaded: Sequence[Document], reader: PageR
     keys = {d.key for d in loaded}
     stored = []
     for doc in loaded:
+        if not _stated(doc.meta):  # cannot be a language version: no query for its revisions
+            continue
         for row in writer.revisions_of(doc.doc_id):
             if row.key not in keys and other_language(row.meta, doc.meta):
                 stored.extend(_reloaded(row, reader))

@@ -225,7 +225,7 @@ def serve_cmd(
         _ = fastapi_app.state.runtime.encoder  # fail before binding, not on the first query
         lexicon = default_lexicon()  # seconds to read: not on the first cross-language question
         if lexicon is not None:
-            lexicon.words_for(())  # its English side too
+            lexicon.english_side()  # read on the first English question otherwise
     if settings.log_json:
         configure_json_logs()
     uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning")

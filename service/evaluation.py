@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -238,15 +238,10 @@ def _rankings(context: _Context, mode: Mode) -> tuple[list[ChunkRanking], float]
 def _encode_queries(
     encoder: Encoder, questions: list[str], progress: ProgressFactory | None
 ) -> np.ndarray:
-    bar = progress("encoding queries") if progress else None
-    if bar:
-        bar.start(len(questions))
-    vectors: list[np.ndarray] = []
-    for start in range(0, len(questions), 64):
-        vectors.extend(encoder.encode_queries(questions[start : start + 64]))
-        if bar:
-            bar.advance(len(questions[start : start + 64]))
-    return np.vstack(vectors)
+    def encode(batch: slice) -> np.ndarray:
+        return encoder.encode_queries(questions[batch])
+
+    return np.vstack(_in_batches("encoding queries", len(questions), progress, encode))
 
 
 def _encode_across(
@@ -256,16 +251,26 @@ def _encode_across(
     plain: np.ndarray,
     progress: ProgressFactory | None,
 ) -> list[np.ndarray | None]:
-    bar = progress("encoding translations") if progress else None
+    def encode(batch: slice) -> list[np.ndarray | None]:
+        return across_vectors(encoder, questions[batch], found[batch], plain[batch])[1]
+
+    return _in_batches("encoding translations", len(questions), progress, encode)
+
+
+def _in_batches(
+    label: str, count: int, progress: ProgressFactory | None, encode: Callable[[slice], Any]
+) -> list[Any]:
+    """`encode` over slices of 64 questions, with a progress bar."""
+    bar = progress(label) if progress else None
     if bar:
-        bar.start(len(questions))
-    vectors: list[np.ndarray | None] = []
-    for start in range(0, len(questions), 64):
+        bar.start(count)
+    encoded: list[Any] = []
+    for start in range(0, count, 64):
         batch = slice(start, start + 64)
-        vectors.extend(across_vectors(encoder, questions[batch], found[batch], plain[batch])[1])
+        encoded.extend(encode(batch))
         if bar:
-            bar.advance(len(questions[batch]))
-    return vectors
+            bar.advance(len(range(count)[batch]))
+    return encoded
 
 
 def _best_chunk_per_doc(ranking: ChunkRanking, doc_of: dict[int, str]) -> list[str]:

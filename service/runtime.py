@@ -29,7 +29,7 @@ from service.auth import ApiKey, parse_keys, read_key_file
 from service.settings import Settings
 
 EncoderFactory = Callable[[Settings], Encoder]
-ADDED_GLOSSARY = Path("glossary") / "added-glossary.csv"  # terms added by CLI or API
+ADDED_GLOSSARY = Path("glossary") / "added-glossary.csv"  # terms `shifu glossary add` adds
 
 
 class EmptyIndexError(StoreError):

@@ -86,13 +86,19 @@ class Lexicon:
             return self.senses[word], self.sources.get(word, self.source)
         return self.fallback.entry(word) if self.fallback else None
 
-    def words_for(self, phrase: tuple[str, ...]) -> tuple[tuple[str, ...], str] | None:
-        """The Chinese words an English token phrase translates to, the top layer first."""
+    def english_side(self) -> dict[tuple[str, ...], tuple[str, ...]]:
+        """English token phrase -> Chinese words of this layer, reversed from `senses` on the
+        first call."""
         if self.reverse is None:  # frozen, but this only caches what `senses` determine
             object.__setattr__(self, "reverse", _reversed(self.senses))
         assert self.reverse is not None
-        if phrase in self.reverse:
-            return self.reverse[phrase], self.sources.get(" ".join(phrase), self.source)
+        return self.reverse
+
+    def words_for(self, phrase: tuple[str, ...]) -> tuple[tuple[str, ...], str] | None:
+        """The Chinese words an English token phrase translates to, the top layer first."""
+        reverse = self.english_side()
+        if phrase in reverse:
+            return reverse[phrase], self.sources.get(" ".join(phrase), self.source)
         return self.fallback.words_for(phrase) if self.fallback else None
 
 
@@ -186,7 +192,11 @@ def expansions(question: str, lexicon: Lexicon, known: Known, common: Known) -> 
 
 def translations(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[str]:
     """The BM25 tokens of every expansion, in order."""
-    return [t for e in expansions(question, lexicon, known, common) for t in e.tokens]
+    return expansion_tokens(expansions(question, lexicon, known, common))
+
+
+def expansion_tokens(found: Iterable[Expansion]) -> list[str]:
+    return [token for expansion in found for token in expansion.tokens]
 
 
 def _from_chinese(question: str, lexicon: Lexicon, known: Known, common: Known) -> list[Expansion]:

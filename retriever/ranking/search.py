@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from retriever.bm25.translation import Expansion
+from retriever.bm25.translation import Expansion, expansion_tokens
 from retriever.filters import FilterError, Filters, check_filters
 from retriever.models.encoder import Encoder
 from retriever.models.reranker import Reranker
@@ -60,14 +60,13 @@ def search(
     query_vector = None if vector is None else vector[0]
     expanded = found[0] or []
     highlighted = _highlighted(passages, question, query_vector, encoder,
-                               lambda: [t for e in expanded for t in e.tokens])  # fmt: skip
+                               lambda: expansion_tokens(expanded))  # fmt: skip
     return SearchResult(highlighted, checked, stages, expanded)
 
 
 def translated(snapshot: Snapshot, question: str) -> list[str]:
     """The question's translation as this index's BM25 tokens (none in one language)."""
-    found = translate_many(snapshot, [question])[0]
-    return [token for expansion in found or [] for token in expansion.tokens]
+    return expansion_tokens(translate_many(snapshot, [question])[0] or [])
 
 
 def _check_filters(filters: Filters | None) -> None:

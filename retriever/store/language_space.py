@@ -27,14 +27,16 @@ def language_direction(vectors: np.ndarray, scripts: Sequence[str]) -> np.ndarra
 
 def is_bilingual(zh_count: int, en_count: int, total: int) -> bool:
     """Enough chunks of each script that cross-script handling is worth its cost."""
-    needed = max(MIN_CHUNKS_PER_LANGUAGE, MIN_SHARE_PER_LANGUAGE * total)
-    return zh_count >= needed and en_count >= needed
+    return _enough(zh_count, total) and _enough(en_count, total)
 
 
 def held_scripts(scripts: Sequence[str]) -> frozenset[str]:
     """The scripts ('zh', 'en') that enough chunks are written in to be searched across to."""
-    needed = max(MIN_CHUNKS_PER_LANGUAGE, MIN_SHARE_PER_LANGUAGE * len(scripts))
-    return frozenset(s for s in ("zh", "en") if scripts.count(s) >= needed)
+    return frozenset(s for s in ("zh", "en") if _enough(scripts.count(s), len(scripts)))
+
+
+def _enough(count: int, total: int) -> bool:
+    return count >= max(MIN_CHUNKS_PER_LANGUAGE, MIN_SHARE_PER_LANGUAGE * total)
 
 
 def direction_from_sums(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -14,13 +14,25 @@ from retriever.glossary import Glossary
 from retriever.store.backend import EVERYTHING, Selection, VectorBackend
 from retriever.store.derived import load_sparse
 from retriever.store.faiss_backend import FaissBackend
-from retriever.store.language_space import held_scripts, is_bilingual
+from retriever.store.language_space import held_scripts
 from retriever.store.layout import METADATA
 from retriever.store.manifest import Manifest, read_manifest
 from retriever.store.metadata import MetadataDB
 from retriever.store.rows import ChunkRow, DocumentRow
 
-MAX_CACHED_SETS = 64  # allowed-chunk lists kept per snapshot (one per group combination)
+MAX_CACHED_SETS = 64  # allowed-chunk lists, glossaries, lexicons kept per group combination
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def _kept(cache: dict[_Key, _Value], key: _Key, make: Callable[[], _Value]) -> _Value:
+    """`cache[key]`, made once; a full cache starts over rather than grow with every group
+    combination callers bring."""
+    if key not in cache:
+        if len(cache) >= MAX_CACHED_SETS:
+            cache.clear()
+        cache[key] = make()
+    return cache[key]
 
 
 class Snapshot(Protocol):
@@ -80,7 +92,6 @@ class GenerationSnapshot:
         self.sparse = load_sparse(folder)
         self._meta = MetadataDB(folder / METADATA, read_only=True)
         self._scripts: dict[int, str] | None = None
-        self._bilingual: bool | None = None
         self._held: frozenset[str] | None = None
         self._glossaries: dict[tuple[str, ...] | None, Glossary] = {}
         self._lexicons: dict[tuple[tuple[str, ...] | None, int], Lexicon | None] = {}
@@ -91,10 +102,7 @@ class GenerationSnapshot:
     def bilingual(self) -> bool:
         """Enough zh and en chunks that cross-script matching is worth its cost; from the
         chunks' scripts, so it holds whichever backend keeps the vectors."""
-        if self._bilingual is None:
-            scripts = list(self.scripts().values())
-            self._bilingual = is_bilingual(scripts.count("zh"), scripts.count("en"), len(scripts))
-        return self._bilingual
+        return self.held() == {"zh", "en"}
 
     def held(self) -> frozenset[str]:
         """The scripts enough of this generation's chunks are written in to search across."""
@@ -105,24 +113,21 @@ class GenerationSnapshot:
     def glossary(self, groups: Sequence[str] | None = None) -> Glossary:
         """The terms of the documents a caller with `groups` (None: all) may read, once per
         group combination (a term mined from a restricted document must not leak)."""
-        key = self._groups_key(groups)
-        if key not in self._glossaries:
-            if len(self._glossaries) >= MAX_CACHED_SETS:
-                self._glossaries.clear()
-            self._glossaries[key] = self._meta.glossary(groups)
-        return self._glossaries[key]
+        return _kept(self._glossaries, self._groups_key(groups),
+                     lambda: self._meta.glossary(groups))  # fmt: skip
 
     def lexicon(self, groups: Sequence[str] | None, base: Lexicon | None) -> Lexicon | None:
         """The glossary's terms over `base` (the dictionary), for the caller's groups."""
-        key = (self._groups_key(groups), id(base))
-        if key not in self._lexicons:
-            if len(self._lexicons) >= MAX_CACHED_SETS:
-                self._lexicons.clear()
+
+        def layered() -> Lexicon | None:
             terms = self.glossary(groups).translating()
-            self._lexicons[key] = glossary_lexicon(terms, base) if terms else base
-        return self._lexicons[key]
+            return glossary_lexicon(terms, base) if terms else base
+
+        return _kept(self._lexicons, (self._groups_key(groups), id(base)), layered)
 
     def _groups_key(self, groups: Sequence[str] | None) -> tuple[str, ...] | None:
+        """What a caller's groups select: every group combination is alike while no document
+        is restricted."""
         if groups is None or not self._has_restricted:
             return None
         return tuple(sorted(groups))
@@ -157,12 +162,9 @@ class GenerationSnapshot:
             return self._meta.chunk_ids_where(filters, include_superseded, groups)
         if groups is None and (include_superseded or not self._has_superseded):
             return None
-        key = (include_superseded, None if groups is None else tuple(sorted(groups)))
-        if key not in self._allowed:
-            if len(self._allowed) >= MAX_CACHED_SETS:
-                self._allowed.clear()
-            self._allowed[key] = self._meta.chunk_ids_where({}, include_superseded, groups)
-        return self._allowed[key]
+        key = (include_superseded, self._groups_key(groups))
+        where = self._meta.chunk_ids_where
+        return _kept(self._allowed, key, lambda: where({}, include_superseded, groups))
 
     def dense_many(
         self, vectors: np.ndarray, k: int, selection: Selection | None = None
