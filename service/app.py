@@ -17,7 +17,7 @@ from retriever.ranking.search import SearchResult
 from retriever.store.errors import ModelMismatchError, StoreError, WriterBusyError
 from service import api_documents, api_glossary, api_page
 from service.auth import KeyFileError
-from service.feedback import FeedbackStore
+from service.feedback import FEEDBACK_DB, FeedbackStore
 from service.jobs import JobRunner
 from service.limits import BodyLimit
 from service.observability import Metrics, install
@@ -55,7 +55,7 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
                        upload_limit=settings.max_upload_bytes)  # fmt: skip
     _add_routes(app)
     _add_operations(app)
-    app.state.feedback = FeedbackStore(settings.home / "feedback.sqlite")
+    app.state.feedback = FeedbackStore(settings.home / FEEDBACK_DB)
     app.include_router(api_documents.router, responses=_ERRORS)
     app.include_router(api_page.router, responses=_ERRORS)
     app.include_router(api_glossary.router, responses=_ERRORS)

@@ -1,6 +1,6 @@
 """`shifu`: a thin command line over the Python API: ingest, query, eval and serve here; keys
-(cli_keys.py), feedback export (cli_feedback.py), glossary (cli_glossary.py) and migrate
-(cli_store.py) beside it."""
+(cli_keys.py), feedback export (cli_feedback.py), glossary (cli_glossary.py), migrate
+(cli_store.py) and tune (cli_tune.py) beside it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from service.cli_feedback import feedback_app
 from service.cli_glossary import glossary_app
 from service.cli_keys import keys_app
 from service.cli_store import migrate_cmd
+from service.cli_tune import tune_cmd
 from service.runtime import Runtime
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(glossary_app, name="glossary")
 app.command("migrate")(migrate_cmd)
+app.command("tune")(tune_cmd)
 
 
 @app.command("ingest")

@@ -10,7 +10,7 @@ import typer
 from service import cli_common
 from service.cli_common import HomeOption, make_settings
 from service.cli_errors import fail_cleanly
-from service.feedback import FeedbackStore, export_beir
+from service.feedback import FEEDBACK_DB, FeedbackStore, export_beir
 
 feedback_app = typer.Typer(help="Operators' feedback on passages.", no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def export(
     """Write the passages judged helpful (latest verdict per question and passage) as
     queries.jsonl + qrels/test.tsv, with the current index as corpus.jsonl."""
     settings = make_settings(home)
-    store = FeedbackStore(settings.home / "feedback.sqlite")
+    store = FeedbackStore(settings.home / FEEDBACK_DB)
     verdicts = store.all()
     store.close()
     with fail_cleanly(), cli_common.make_runtime(settings).reading() as snapshot:

@@ -144,7 +144,7 @@ def evaluate(
     checked = [check_mode(mode, reranker is not None) for mode in dict.fromkeys(modes)]
     dataset = load_beir(folder, glossary=glossary)
     began = time.perf_counter()
-    store = _cached_index(dataset, encoder, cache_root, config, progress, backend_for)
+    store = cached_index(dataset, encoder, cache_root, config, progress, backend_for)
     index_seconds = time.perf_counter() - began
     snapshot = store.snapshot()
     assert snapshot is not None
@@ -165,7 +165,7 @@ def cache_key(dataset: BeirDataset, encoder: Encoder, config: ChunkingConfig) ->
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def _cached_index(
+def cached_index(
     dataset: BeirDataset,
     encoder: Encoder,
     cache_root: Path,

@@ -13,6 +13,7 @@ from ingest.datasets.beir import write_beir
 from retriever.store.rows import DocumentRow
 from retriever.store.snapshot import GenerationSnapshot
 
+FEEDBACK_DB = "feedback.sqlite"  # in the home
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT, question TEXT NOT NULL, chunk_id INTEGER NOT NULL,
@@ -70,12 +71,17 @@ def normalised(question: str) -> str:
     return " ".join(question.split())
 
 
-def latest_positive(verdicts: list[Verdict]) -> list[Verdict]:
-    """Per (question, passage), the latest verdict decides; the ones still 'helped' remain."""
-    latest: dict[tuple[str, int], Verdict] = {}
+def latest(verdicts: list[Verdict]) -> list[Verdict]:
+    """Per (question, passage), the latest verdict decides."""
+    found: dict[tuple[str, int], Verdict] = {}
     for verdict in verdicts:  # in id order, so a later verdict replaces an earlier one
-        latest[(verdict.question, verdict.chunk_id)] = verdict
-    return [v for v in latest.values() if v.verdict == "helped"]
+        found[(verdict.question, verdict.chunk_id)] = verdict
+    return list(found.values())
+
+
+def latest_positive(verdicts: list[Verdict]) -> list[Verdict]:
+    """The (question, passage) pairs whose latest verdict is 'helped'."""
+    return [v for v in latest(verdicts) if v.verdict == "helped"]
 
 
 def export_beir(

@@ -18,11 +18,13 @@ from retriever.models.encoder import Encoder, load_encoder, model_name
 from retriever.models.quick import QuickEngine
 from retriever.models.reranker import Reranker, load_reranker
 from retriever.models.sentence_cache import CachingEncoder
+from retriever.models.tuned import active_model
 from retriever.ranking.modes import DEFAULT_MODE, reranks
 from retriever.ranking.search import SearchResult, search
 from retriever.store.errors import StoreError
 from retriever.store.fsutil import atomic_write
 from retriever.store.index_store import IndexStore
+from retriever.store.manifest import Manifest
 from retriever.store.rows import DocumentRow
 from retriever.store.snapshot import GenerationSnapshot
 from service.auth import ApiKey, parse_keys, read_key_file
@@ -43,8 +45,9 @@ def default_encoder(settings: Settings) -> Encoder:
 
 class Runtime:
     def __init__(self, settings: Settings, encoder_factory: EncoderFactory | None = None) -> None:
-        self.settings = settings
+        self.base_model = settings.model  # the setting; a tuned model of it may be in use
         self.store = IndexStore(settings.home, settings.vector_backend())
+        self.settings = self._with_model(settings, self._manifest())
         self._encoder_factory = encoder_factory or default_encoder
         self._encoder: Encoder | None = None
         self._snapshot: GenerationSnapshot | None = None
@@ -94,8 +97,31 @@ class Runtime:
             if retired is not None and not self._readers.get(retired):
                 self._readers.pop(retired, None)
                 retired.close()
+            assert self._snapshot is not None
+            self._follow_model(self._snapshot.manifest)
         assert self._snapshot is not None
         return self._snapshot
+
+    def _manifest(self) -> Manifest | None:
+        """The live manifest, or None where it cannot be read: the command that needs the
+        index reports that, inside its error handling."""
+        try:
+            return self.store.manifest()
+        except StoreError:
+            return None
+
+    def _with_model(self, settings: Settings, live: Manifest | None) -> Settings:
+        """The settings with the model the live index was embedded by: a tuned model of the
+        configured one, once `shifu tune` adopted it (retriever/models/tuned.py)."""
+        model = active_model(settings.home, self.base_model, live.model if live else None)
+        return settings if model == settings.model else settings.model_copy(update={"model": model})
+
+    def _follow_model(self, live: Manifest) -> None:
+        """A generation embedded by another model (a tune adopted or rolled back while this
+        process runs): the next encoding loads that model. Called with the lock held."""
+        settings = self._with_model(self.settings, live)
+        if settings.model != self.settings.model:
+            self.settings, self._encoder, self._quick = settings, None, None
 
     def keys(self) -> list[ApiKey]:
         """The configured keys; the keys file is re-read when it changes, so a key added with
@@ -148,7 +174,10 @@ class Runtime:
         return ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
     def ingest(
-        self, paths: list[Path], prune: bool, progress: Progress | None,
+        self,
+        paths: list[Path],
+        prune: bool,
+        progress: Progress | None,
         ocr_progress: Progress | None = None,
     ) -> IngestSummary:
         self.store.check_writer_free()  # before the model loads, which takes seconds

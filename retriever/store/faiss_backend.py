@@ -42,6 +42,9 @@ class FaissVectorWriter:
     def add(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         self._index.add([c.chunk_id for c in chunks if c.chunk_id is not None], vectors)
 
+    def add_ids(self, chunk_ids: Sequence[int], vectors: np.ndarray) -> None:
+        self._index.add(chunk_ids, vectors)
+
     def remove(self, chunk_ids: Sequence[int]) -> None:
         self._index.remove(chunk_ids)
 

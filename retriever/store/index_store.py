@@ -19,11 +19,11 @@ from retriever.records import Chunk, Document
 from retriever.store import layout
 from retriever.store.backend import VectorBackend
 from retriever.store.errors import StoreError
-from retriever.store.faiss_backend import FaissBackend
+from retriever.store.faiss_backend import FaissBackend, FaissVectorWriter
 from retriever.store.faults import crash_point
 from retriever.store.manifest import FORMAT_VERSION, Manifest, read_manifest, write_manifest
 from retriever.store.metadata import MetadataDB
-from retriever.store.rows import DocumentRow
+from retriever.store.rows import ChunkRow, DocumentRow
 from retriever.store.snapshot import GenerationSnapshot
 
 
@@ -70,6 +70,18 @@ class IndexStore:
         """`precision`: what the encoder of this generation's new passages computes in."""
         return StoreWriter(self, model, dim, precision)
 
+    def rewriter(self, model: str, dim: int, precision: str = "fp32") -> StoreWriter:
+        """A writer of the next generation with every vector embedded again by another model:
+        its documents and chunks are the live ones, its vectors start empty (`put_vectors`)."""
+        if self.manifest() is None:
+            raise StoreError("nothing to re-embed: the index is empty")
+        if not isinstance(self.backend, FaissBackend):
+            raise StoreError(
+                f"re-embedding works on the faiss store, not {self.backend.name!r}: re-ingest "
+                "into a new Milvus collection with the new model instead"
+            )
+        return StoreWriter(self, model, dim, precision, reembed=True)
+
     def check_writer_free(self) -> None:
         """Fail now, before a caller spends time loading a model, when another ingest writes."""
         layout.writer_lock(self.root).close()
@@ -78,19 +90,22 @@ class IndexStore:
 class StoreWriter:
     """Stages the next generation; `commit()` swaps it in, `abort()` throws it away."""
 
-    def __init__(self, store: IndexStore, model: str, dim: int, precision: str = "fp32") -> None:
+    def __init__(
+        self, store: IndexStore, model: str, dim: int, precision: str = "fp32",
+        reembed: bool = False,
+    ) -> None:  # fmt: skip
         self._store = store
         self._lock = layout.writer_lock(store.root)
         try:
             layout.remove_stale_staging(store.root, store.current_generation())
-            self._open_staging(model, dim, precision)
+            self._open_staging(model, dim, precision, reembed)
         except BaseException:
             self._lock.close()
             raise
 
-    def _open_staging(self, model: str, dim: int, precision: str) -> None:
+    def _open_staging(self, model: str, dim: int, precision: str, reembed: bool) -> None:
         previous = self._store.manifest()
-        if previous is not None:
+        if previous is not None and not reembed:
             previous.check_model(model, dim)
             self._store.backend.check(previous)
         generation = previous.generation + 1 if previous else 1
@@ -100,7 +115,7 @@ class StoreWriter:
         live = layout.generation_folder(root, previous.generation) if previous else None
         if live is not None:
             shutil.copyfile(live / layout.METADATA, self._staging / layout.METADATA)
-        self.vectors = self._store.backend.writer(root, live, previous, dim)
+        self.vectors = self._store.backend.writer(root, None if reembed else live, previous, dim)
         self.meta = MetadataDB(self._staging / layout.METADATA)
         self._flagged: set[str] = set()
         crash_point("writer:staged")
@@ -128,12 +143,23 @@ class StoreWriter:
         self.meta.put_chunks(numbered, [text_hash(c.indexed_text) for c in numbered])
         self.vectors.add(doc, numbered, vectors)
 
+    def put_vectors(self, chunk_ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Re-embedding (a `rewriter`): new vectors of stored chunks."""
+        assert isinstance(self.vectors, FaissVectorWriter)  # rewriter() admits faiss only
+        self.vectors.add_ids(chunk_ids, vectors)
+
     def put_terms(self, key: str, terms: Sequence[Term]) -> None:
         """Replace a stored document's glossary terms (its chunks and vectors stay)."""
         self.meta.put_terms(key, terms)
 
     def document_by_path(self, path: str) -> DocumentRow | None:
         return self.meta.document_by_path(path)
+
+    def chunk_ids(self) -> list[int]:
+        return list(self.meta.chunk_docs())
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        return self.meta.chunk_rows(chunk_ids)
 
     def documents(self) -> list[DocumentRow]:
         return self.meta.documents()

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     ordinal INTEGER NOT NULL, text TEXT NOT NULL, text_hash TEXT NOT NULL,
     char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, page INTEGER, section TEXT,
     steps TEXT NOT NULL, speaker TEXT, time_start TEXT, time_end TEXT, script TEXT NOT NULL,
-    tokens TEXT NOT NULL, ocr_confidence REAL, rows TEXT
+    tokens TEXT NOT NULL, ocr_confidence REAL, rows TEXT, context TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_key);
 """
@@ -72,7 +72,7 @@ class MetadataDB:
         self._chunks = self._chunk_select()
 
     def _add_columns(self) -> None:
-        """A writer's copy of a format-5 generation gains format 6's chunk columns."""
+        """A writer's copy of an older generation gains the chunk columns added since."""
         present = self._chunk_columns()
         for name, sql_type in ADDED_CHUNK_COLUMNS.items():
             if name not in present:

@@ -19,10 +19,11 @@ DOCUMENT_COLUMNS = (
 CHUNK_COLUMNS = (
     "chunk_id", "doc_key", "ordinal", "text", "text_hash", "char_start", "char_end", "page",
     "section", "steps", "speaker", "time_start", "time_end", "script", "tokens",
-    "ocr_confidence", "rows",
+    "ocr_confidence", "rows", "context",
 )  # fmt: skip
-# columns that format 6 added to format 5's chunks: read as NULL from a format-5 generation
-ADDED_CHUNK_COLUMNS = {"ocr_confidence": "REAL", "rows": "TEXT"}
+# columns added after format 5's chunks: read as NULL from a generation without them. `context`
+# (what was embedded with the text) came within format 6: re-embedding needs it
+ADDED_CHUNK_COLUMNS = {"ocr_confidence": "REAL", "rows": "TEXT", "context": "TEXT"}
 _META_SCALARS = ("revision", "effective_date", "doc_type", "authority", "language", "line",
                  "station", "equipment")  # fmt: skip
 _INTERVIEW = ("interviewee", "interviewer", "date")
@@ -81,7 +82,7 @@ def chunk_values(chunk: Chunk, text_hash: str, script: str, tokens: str) -> tupl
         chunk.chunk_id, chunk.doc_key, chunk.ordinal, chunk.text, text_hash, chunk.char_start,
         chunk.char_end, chunk.page, chunk.section, json.dumps(chunk.steps, ensure_ascii=False),
         chunk.speaker, chunk.time_start, chunk.time_end, script, tokens, chunk.ocr_confidence,
-        chunk.rows,
+        chunk.rows, chunk.context,
     )  # fmt: skip
 
 
@@ -93,7 +94,7 @@ def chunk_from(values: Sequence[Any]) -> tuple[Chunk, str, frozenset[str]]:
         section=row["section"], chunk_id=row["chunk_id"],
         steps=tuple((s, e, str(n)) for s, e, n in json.loads(row["steps"])),
         speaker=row["speaker"], time_start=row["time_start"], time_end=row["time_end"],
-        ocr_confidence=row["ocr_confidence"], rows=row["rows"],
+        ocr_confidence=row["ocr_confidence"], rows=row["rows"], context=row["context"] or "",
     )  # fmt: skip
     return chunk, row["text_hash"], frozenset(str(row["tokens"]).split())
 
