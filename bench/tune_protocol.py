@@ -28,7 +28,7 @@ from retriever.tuning.negatives import with_negatives
 from retriever.tuning.pairs import Judged, Pair, counts, extract_pairs
 from retriever.tuning.train import TuneConfig, train
 from service.evaluation import EvalResult, cached_index, evaluate
-from service.tuning import at_most
+from service.tuning import MIN_PAIRS, at_most
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "evaldata"
@@ -39,7 +39,7 @@ MODES = ("dense", "hybrid")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=list(DEFAULT_SETS))
+    parser.add_argument("--sets", nargs="*", default=list(DEFAULT_SETS))
     parser.add_argument("--steps", type=int, default=TuneConfig.steps)
     parser.add_argument("--learning-rate", type=float, default=TuneConfig.learning_rate)
     parser.add_argument("--batch-size", type=int, default=TuneConfig.batch_size)
@@ -75,6 +75,11 @@ def _one(
     dataset = load_beir(folder, glossary=glossary)
     store = cached_index(dataset, base, home / "eval-cache", chunking, None)
     pairs = _pairs(store, dataset, base, config, heldout)
+    if len(pairs) < MIN_PAIRS:  # as `shifu tune` refuses: nothing is trained, nothing changes
+        for run in before.runs:
+            print(f"| {name} | {len(pairs)} | – | – | {run.mode} | {run.metrics['nDCG@10']:.3f} "
+                  f"(no pairs: not tuned) | {run.metrics['Success@5']:.3f} | keep | – |")
+        return
     # trained in place: `base` is loaded afresh for the next set
     tuned = SentenceTransformerEncoder(base.model, f"{base.name}-protocol", 32, base.precision)
     report = train(tuned, pairs, config)

@@ -1,6 +1,6 @@
 """Hard negatives: for each pair, the passage that BM25 and the current model together rank
-highest for its query while not being the pair's passage, nor a sibling of it under the same
-heading (which may answer the query as well)."""
+highest for its query while not being the pair's passage, nor one under the same title and
+section (an article's other paragraphs, a section's other steps: they may answer it too)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from retriever.models.encoder import Encoder
 from retriever.ranking.fusion import reciprocal_rank_fusion
 from retriever.store.rows import ChunkRow
 from retriever.store.snapshot import GenerationSnapshot
-from retriever.tuning.pairs import Pair
+from retriever.tuning.pairs import Pair, group_of
 
 CANDIDATES = 10  # hits of each retriever a negative is chosen from
 BATCH = 64
@@ -51,5 +51,5 @@ def _first_other(pair: Pair, ranked: list[int], snapshot: GenerationSnapshot) ->
 
 
 def _siblings(row: ChunkRow, own: ChunkRow) -> bool:
-    same_place = (row.chunk.doc_key, row.chunk.section) == (own.chunk.doc_key, own.chunk.section)
+    same_place = group_of(row) == group_of(own)
     return row.chunk.chunk_id == own.chunk.chunk_id or same_place or row.text_hash == own.text_hash

@@ -27,13 +27,16 @@ STEP_NUMBER = re.compile(r"^\s*(?:step\s*)?\(?\d+[.)、]?\s*", re.IGNORECASE)
 @dataclass(frozen=True)
 class Pair:
     """`query` should find `passage` (chunk `chunk_id`, or None for a term's translation);
-    `negative`: a passage that looks close but is not the answer, when known."""
+    `negative`: a passage that looks close but is not the answer, when known; `group`: where
+    the passage sits (title and section), whose other passages may answer the query too, so
+    they are never its negatives."""
 
     query: str
     passage: str
     source: Source
     chunk_id: int | None = None
     negative: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,16 +76,31 @@ def counts(pairs: Iterable[Pair]) -> dict[str, int]:
     return by_source
 
 
+def group_of(row: ChunkRow) -> str:
+    """Title and section: passages under one heading (an article's paragraphs, an SOP
+    section's steps) answer much the same questions."""
+    return f"{row.document.title}\x1f{row.chunk.section or ''}"
+
+
+def _pair(query: str, passage: str, source: Source, row: ChunkRow, **more: str | None) -> Pair:
+    return Pair(query, passage, source, row.chunk.chunk_id, group=group_of(row), **more)
+
+
 def _headings(chunks: Sequence[ChunkRow]) -> Iterator[Pair]:
     """A section's own heading (its last level; the document's title where it has no sections)
-    to the first passage under it."""
-    seen: set[tuple[str, str]] = set()
+    to the first passage under it; not a heading several documents share ("Purpose", one
+    article's title over many paragraphs), which names no one passage."""
+    first: dict[str, ChunkRow] = {}
+    documents: dict[str, set[str]] = {}
     for row in chunks:
         path = row.chunk.section or row.document.title
         heading = STEP_NUMBER.sub("", path.rsplit(" > ", 1)[-1]).strip()
-        if heading and (row.chunk.doc_key, heading) not in seen:
-            seen.add((row.chunk.doc_key, heading))
-            yield Pair(heading, row.chunk.text, "heading", row.chunk.chunk_id)
+        if heading:
+            first.setdefault(heading, row)
+            documents.setdefault(heading, set()).add(row.chunk.doc_key)
+    for heading, row in first.items():
+        if len(documents[heading]) == 1:
+            yield _pair(heading, row.chunk.text, "heading", row)
 
 
 def _steps(chunks: Sequence[ChunkRow]) -> Iterator[Pair]:
@@ -92,7 +110,7 @@ def _steps(chunks: Sequence[ChunkRow]) -> Iterator[Pair]:
             step = STEP_NUMBER.sub("", row.chunk.text[start:end])
             clause = CLAUSE_END.split(step, maxsplit=1)[0].strip()
             if clause != step.strip():  # a step that is one clause would be its own answer
-                yield Pair(clause, row.chunk.text, "step", row.chunk.chunk_id)
+                yield _pair(clause, row.chunk.text, "step", row)
 
 
 def _exchanges(chunks: Sequence[ChunkRow]) -> Iterator[Pair]:
@@ -101,7 +119,7 @@ def _exchanges(chunks: Sequence[ChunkRow]) -> Iterator[Pair]:
         title, context = row.document.title, row.chunk.context
         asked = context.removeprefix(title).removeprefix(" > ").strip()
         if row.chunk.speaker and asked and asked != (row.chunk.section or ""):
-            yield Pair(asked, row.chunk.text, "exchange", row.chunk.chunk_id)
+            yield _pair(asked, row.chunk.text, "exchange", row)
 
 
 def _terms(glossary: Glossary) -> Iterator[Pair]:
@@ -120,7 +138,7 @@ def _usages(chunks: Sequence[ChunkRow], glossary: Glossary) -> Iterator[Pair]:
                 or term.en.casefold() in row.chunk.text.casefold()]  # fmt: skip
         for row in used[:USAGES_PER_TERM]:
             other = term.en if term.zh in row.chunk.text else term.zh
-            yield Pair(other, row.chunk.text, "usage", row.chunk.chunk_id)
+            yield _pair(other, row.chunk.text, "usage", row)
 
 
 def _clozes(chunks: Sequence[ChunkRow], rng: random.Random) -> Iterator[Pair]:
@@ -133,15 +151,16 @@ def _clozes(chunks: Sequence[ChunkRow], rng: random.Random) -> Iterator[Pair]:
         pick = rng.randrange(len(sentences))
         if len(sentences[pick]) >= MIN_SENTENCE_CHARS:
             rest = " ".join(sentences[:pick] + sentences[pick + 1 :])
-            yield Pair(sentences[pick], rest, "cloze", row.chunk.chunk_id)
+            yield _pair(sentences[pick], rest, "cloze", row)
 
 
 def _feedback(chunks: Sequence[ChunkRow], judged: Sequence[Judged]) -> Iterator[Pair]:
     """'Helped' verdicts as pairs, with the question's 'did not help' passage as negative."""
-    text_of = {row.chunk.chunk_id: row.chunk.text for row in chunks}
-    unhelpful = {v.question: text_of.get(v.chunk_id) for v in judged if not v.helped}
+    row_of = {row.chunk.chunk_id: row for row in chunks}
+    unhelpful = {v.question: row_of[v.chunk_id].chunk.text for v in judged
+                 if not v.helped and v.chunk_id in row_of}  # fmt: skip
     for verdict in judged:
-        passage = text_of.get(verdict.chunk_id)
-        if verdict.helped and passage is not None:
-            yield Pair(verdict.question, passage, "feedback", verdict.chunk_id,
-                       unhelpful.get(verdict.question))  # fmt: skip
+        row = row_of.get(verdict.chunk_id)
+        if verdict.helped and row is not None:
+            yield _pair(verdict.question, row.chunk.text, "feedback", row,
+                        negative=unhelpful.get(verdict.question))  # fmt: skip

@@ -49,21 +49,28 @@ class TrainReport:
 
 
 def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> Iterator[list[Pair]]:
-    """Endless shuffled batches in which no passage or query appears twice: another pair's
-    passage is a negative, so a repeated one would be a false negative."""
+    """Endless shuffled batches in which no passage, query or passage group (title and
+    section) appears twice: another pair's passage is a negative, so a repeated one, or one
+    from the same place, would be a false negative."""
     while True:
         order = list(pairs)
         rng.shuffle(order)
         batch: list[Pair] = []
         seen: set[str] = set()
+        full = 0
         for pair in order:
-            if pair.passage in seen or pair.query in seen:
+            keys = [pair.passage, pair.query] + ([pair.group] if pair.group else [])
+            if any(key in seen for key in keys):
                 continue
             batch.append(pair)
-            seen.update((pair.passage, pair.query))
+            seen.update(keys)
             if len(batch) == size:
                 yield batch
-                batch, seen = [], set()
+                batch, seen, full = [], set(), full + 1
+        if not full:  # too few distinct places to fill one batch: train on what there is
+            if len(batch) < 2:
+                raise ValueError("the training pairs all come from one place: nothing to contrast")
+            yield batch
 
 
 def train(
