@@ -79,7 +79,9 @@ def counts(pairs: Iterable[Pair]) -> dict[str, int]:
 def group_of(row: ChunkRow) -> str:
     """Title and section: passages under one heading (an article's paragraphs, an SOP
     section's steps) answer much the same questions."""
-    return f"{row.document.title}\x1f{row.chunk.section or ''}"
+    title, section = row.document.title, row.chunk.section or ""
+    # a document with neither (a bare sentence) is a place of its own
+    return f"{title}\x1f{section}" if title or section else f"\x1f{row.chunk.doc_key}"
 
 
 def _pair(query: str, passage: str, source: Source, row: ChunkRow, **more: str | None) -> Pair:
