@@ -5,6 +5,8 @@ and with it the previous model, stays live."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ingest.chunking.units import chunk_context
 from ingest.pipeline import Progress
 from retriever.models.encoder import Encoder
@@ -37,6 +39,5 @@ def embedded_text(row: ChunkRow) -> str:
     question is then missing from it)."""
     chunk = row.chunk
     if not chunk.context:
-        context = chunk_context(row.document.title, chunk.section)
-        return f"{context}\n{chunk.text}" if context else chunk.text
+        chunk = replace(chunk, context=chunk_context(row.document.title, chunk.section))
     return chunk.indexed_text

@@ -20,6 +20,7 @@ from service.cli_errors import err, fail_cleanly
 from service.runtime import Runtime
 from service.tuning import (
     GATE_METRIC,
+    Gate,
     TuneError,
     TuneOutcome,
     rollback,
@@ -174,7 +175,7 @@ def _counted(by_source: dict[str, int]) -> str:
     return ", ".join(f"{n} {source}" for source, n in by_source.items() if n)
 
 
-def _by_type(gate: Any) -> list[str]:
+def _by_type(gate: Gate) -> list[str]:
     before, after = gate.before.runs[0].by_type, gate.after.runs[0].by_type
     return [f"  {name}: {GATE_METRIC} {before[name][GATE_METRIC]:.3f} → "
             f"{after[name][GATE_METRIC]:.3f}, Success@5 {before[name]['Success@5']:.3f} → "

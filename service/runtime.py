@@ -11,6 +11,7 @@ from pathlib import Path
 from ingest.chunking.units import ChunkingConfig
 from ingest.loaders.glossary_file import with_term
 from ingest.pipeline import IngestSummary, Progress, ingest, remove_documents
+from retriever.fsutil import atomic_write
 from retriever.glossary import Glossary, Term
 from retriever.models.batching import BatchingEncoder
 from retriever.models.deferred import DeferredEncoder
@@ -22,7 +23,6 @@ from retriever.models.tuned import active_model
 from retriever.ranking.modes import DEFAULT_MODE, reranks
 from retriever.ranking.search import SearchResult, search
 from retriever.store.errors import StoreError
-from retriever.store.fsutil import atomic_write
 from retriever.store.index_store import IndexStore
 from retriever.store.manifest import Manifest
 from retriever.store.rows import DocumentRow
@@ -174,10 +174,7 @@ class Runtime:
         return ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
     def ingest(
-        self,
-        paths: list[Path],
-        prune: bool,
-        progress: Progress | None,
+        self, paths: list[Path], prune: bool, progress: Progress | None,
         ocr_progress: Progress | None = None,
     ) -> IngestSummary:
         self.store.check_writer_free()  # before the model loads, which takes seconds

@@ -24,6 +24,7 @@ from retriever.models.tuned import (
     remove_stale,
     staging_for,
     tuned_folder,
+    tuned_root,
     weights_hash,
 )  # fmt: skip
 from retriever.ranking.modes import DEFAULT_MODE
@@ -200,7 +201,7 @@ def rollback(runtime: Runtime, bars: ProgressFactory | None = None) -> str:
     earlier = tuned_folder(runtime.settings.home, parent)
     if earlier is None and parent != _base(runtime):
         raise TuneError(f"the model {live.model} was tuned from, {parent}, is no longer in "
-                        f"{tuned_folder(runtime.settings.home, '') or 'the home'}")  # fmt: skip
+                        f"{tuned_root(runtime.settings.home)}")  # fmt: skip
     settings = runtime.settings
     encoder = load_encoder(str(earlier) if earlier else runtime.base_model, settings.model_cache,
                            settings.batch_size, settings.precision)  # fmt: skip

@@ -16,8 +16,8 @@ from typing import Any
 
 from ingest.loaders.ocr_layout import OcrBox, OcrText, page_text
 from ingest.loaders.progress import NoProgress, Progress
+from retriever.fsutil import atomic_write
 from retriever.lazy import require
-from retriever.store.fsutil import atomic_write
 
 INSTALL_HINT = "rapidocr==3.10.0 onnxruntime"
 CACHE_VERSION = "2"  # bump when the layout or the floor changes what a cached page would hold

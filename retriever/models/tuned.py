@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retriever.fsutil import fsync_tree
 from retriever.models.encoder import model_name
 
 TUNED_DIR = Path("models") / "tuned"
@@ -85,10 +86,7 @@ def publish_tuned(staging: Path, record: TunedModel) -> Path:
     """Write the record and rename the complete folder into place (a crash before leaves only
     a staging folder, which `remove_stale` clears)."""
     (staging / TUNE_MANIFEST).write_text(json.dumps(asdict(record), indent=2, ensure_ascii=False))
-    for path in staging.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
+    fsync_tree(staging)
     final = staging.parent / record.name
     os.replace(staging, final)
     return final

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from retriever.fsutil import LockBusy, acquire_lock, atomic_write, fsync_tree, temp_files
 from retriever.store.errors import WriterBusyError
 from retriever.store.faults import crash_point
-from retriever.store.fsutil import LockBusy, acquire_lock, atomic_write, fsync_tree, temp_files
 
 INDEX_DIR = "index"
 CURRENT = "CURRENT"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from retriever.fsutil import atomic_write
 from retriever.store import layout
 from retriever.store.errors import StoreError
 from retriever.store.faiss_index import VectorIndex
 from retriever.store.faults import crash_point
-from retriever.store.fsutil import atomic_write
 from retriever.store.manifest import Manifest, read_manifest, write_manifest
 from retriever.store.metadata import MetadataDB
 from retriever.store.milvus.backend import LanguageSums, MilvusBackend
