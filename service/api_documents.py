@@ -197,23 +197,35 @@ def _document(row: DocumentRow, chunks: int) -> dict[str, Any]:
     ).model_dump()  # fmt: skip
 
 
+def visible_revisions(
+    runtime: Runtime, principal: Principal, doc_id: str
+) -> list[tuple[DocumentRow, int]]:
+    """Every revision of a document the caller may see, with its chunk count."""
+    with runtime.reading() as snapshot:
+        _, rows = snapshot.documents_where({"doc_id": [doc_id]}, True, visible_groups(principal))
+    return rows
+
+
 def _revisions(
     runtime: Runtime, principal: Principal, doc_id: str
 ) -> list[tuple[DocumentRow, int]]:
-    """Every revision the caller may see; none (404) is the same answer for a document that
-    does not exist and one outside the caller's groups."""
-    with runtime.reading() as snapshot:
-        _, rows = snapshot.documents_where({"doc_id": [doc_id]}, True, visible_groups(principal))
+    """None (404) is the same answer for a document that does not exist and one outside the
+    caller's groups."""
+    rows = visible_revisions(runtime, principal, doc_id)
     if not rows:
         raise HTTPException(404, f"no document {doc_id!r}")
     return rows
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentRevisions)
-def show_document(doc_id: str, runtime: RuntimeDep, principal: Reader) -> dict[str, Any]:
-    rows = _revisions(runtime, principal, doc_id)
+def revisions_body(doc_id: str, rows: list[tuple[DocumentRow, int]]) -> dict[str, Any]:
+    """The one shape of a document and its revisions, for the API and the MCP tool."""
     revisions = [_document(row, chunks) for row, chunks in rows]
     return {"doc_id": doc_id, "chunks": sum(c for _, c in rows), "revisions": revisions}
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentRevisions)
+def show_document(doc_id: str, runtime: RuntimeDep, principal: Reader) -> dict[str, Any]:
+    return revisions_body(doc_id, _revisions(runtime, principal, doc_id))
 
 
 @router.delete("/documents/{doc_id}")

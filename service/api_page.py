@@ -13,13 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.loaders.decode import DecodeError, decode_text
 from service.api_documents import chosen_revision
 from service.feedback import FeedbackStore
-from service.links import LinkError, sign, verify
+from service.links import TEXT_SUFFIXES, LinkError, sign, verify
 from service.security import Admin, Reader, RuntimeDep, visible_groups
 
 router = APIRouter()
 FACETS = ("doc_type", "line", "station", "equipment")
-TEXT_TYPES = {".md": "text/plain", ".markdown": "text/plain", ".txt": "text/plain",
-              ".vtt": "text/plain", ".srt": "text/plain"}  # fmt: skip
+TEXT_TYPES = dict.fromkeys(TEXT_SUFFIXES, "text/plain")
 
 
 class LinkRequest(BaseModel):

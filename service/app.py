@@ -16,6 +16,7 @@ from retriever.ranking.modes import SearchError
 from retriever.ranking.search import SearchResult
 from retriever.store.errors import ModelMismatchError, StoreError, WriterBusyError
 from service import api_documents, api_glossary, api_page
+from service.answering import QuestionError, answer
 from service.auth import KeyFileError
 from service.feedback import FEEDBACK_DB, FeedbackStore
 from service.jobs import JobRunner
@@ -29,21 +30,27 @@ from service.schemas import (
     QueryResponse,
     ReadyResponse,
 )
-from service.security import Reader, RuntimeDep, visible_groups
+from service.security import Reader, RuntimeDep
 from service.settings import Settings
 
 logger = logging.getLogger("shifu")
 
 
 def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None) -> FastAPI:
+    from service.mcp_edge import MCP_PATH, HttpEdge  # the MCP SDK loads with a server only
+
+    runtime, metrics = Runtime(settings, encoder_factory), Metrics()
+    mcp = HttpEdge(runtime, metrics)
     app = FastAPI(
         title="Shifu",
         summary="Cited passages from factory SOPs and expert interviews",
         version="0.1.0",
+        lifespan=mcp.lifespan,
     )
-    app.state.runtime = Runtime(settings, encoder_factory)
+    app.state.runtime, app.state.metrics = runtime, metrics
     app.state.jobs = JobRunner(settings.home / "jobs")
-    app.state.metrics = Metrics()
+    # streamable HTTP for AI agents; Starlette serves a callable object as an ASGI app
+    app.add_route(MCP_PATH, mcp, include_in_schema=False)  # type: ignore[arg-type]
     for error, handler in ((StoreError, _store_error), (SearchError, _search_error),
                            (FilterError, _search_error),
                            (RequestValidationError, _validation_error),
@@ -70,22 +77,16 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 def _add_routes(app: FastAPI) -> None:
     @app.post("/v1/query", response_model=QueryResponse, responses=_ERRORS)
     def query(body: QueryRequest, runtime: RuntimeDep, principal: Reader) -> QueryResponse:
-        question = body.question.strip()
-        if not question:
-            raise HTTPException(422, "question is empty")
-        limit = runtime.settings.max_question_chars
-        if len(question) > limit:
-            raise HTTPException(
-                422, f"question is {len(question)} characters; the limit is {limit}"
-            )
-        filters = {k: [v] if isinstance(v, str) else v for k, v in body.filters.items()}
         began = time.perf_counter()
-        result = runtime.query(question, body.k, body.mode, filters, body.include_superseded,
-                               visible_groups(principal))  # fmt: skip
+        try:
+            result = answer(runtime, principal, body.question, body.k, body.mode, body.filters,
+                            body.include_superseded)  # fmt: skip
+        except QuestionError as exc:
+            raise HTTPException(422, str(exc)) from exc
         metrics: Metrics = app.state.metrics
         metrics.queries.labels(body.mode).inc()
         metrics.query_seconds.labels(body.mode).observe(time.perf_counter() - began)
-        return QueryResponse.model_validate(result_body(question, result))
+        return QueryResponse.model_validate(result_body(body.question.strip(), result))
 
 
 def _add_operations(app: FastAPI) -> None:

@@ -1,6 +1,6 @@
 """`shifu`: a thin command line over the Python API: ingest, query, eval and serve here; keys
 (cli_keys.py), feedback export (cli_feedback.py), glossary (cli_glossary.py), migrate
-(cli_store.py) and tune (cli_tune.py) beside it."""
+(cli_store.py), tune (cli_tune.py) and mcp (cli_mcp.py) beside it."""
 
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ from retriever.bm25.translation import default_lexicon
 from retriever.ranking.metrics import metric_names
 from retriever.ranking.modes import DEFAULT_MODE, described, reranks
 from service import cli_common
+from service.answering import QuestionError, checked_question
 from service.cli_common import Bar, HomeOption, JsonOption, make_settings, progress_bars
 from service.cli_errors import err, fail_cleanly
 from service.cli_feedback import feedback_app
 from service.cli_glossary import glossary_app
 from service.cli_keys import keys_app
+from service.cli_mcp import mcp_cmd
 from service.cli_store import migrate_cmd
 from service.cli_tune import tune_cmd
 from service.runtime import Runtime
+from service.settings import LOOPBACK
 
 app = typer.Typer(
     help="Shifu (師傅): cited answers from SOPs and expert interviews.",
@@ -33,6 +36,7 @@ app.add_typer(feedback_app, name="feedback")
 app.add_typer(glossary_app, name="glossary")
 app.command("migrate")(migrate_cmd)
 app.command("tune")(tune_cmd)
+app.command("mcp")(mcp_cmd)
 
 
 @app.command("ingest")
@@ -110,11 +114,13 @@ def query_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Print the top passages for a question, with their citations."""
-    question = question.strip()
-    if not question:
-        err.print("question is empty")
-        raise typer.Exit(2)
-    runtime = cli_common.make_runtime(make_settings(home))
+    settings = make_settings(home)
+    try:
+        question = checked_question(question, settings.max_question_chars)
+    except QuestionError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    runtime = cli_common.make_runtime(settings)
     with fail_cleanly():
         filters = parse_filters(filter_ or [])
         result = runtime.query(question, k, mode, filters, include_superseded)
@@ -232,8 +238,6 @@ def serve_cmd(
         configure_json_logs()
     uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning")
 
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _first_key(runtime: Runtime) -> None:

@@ -4,7 +4,7 @@ declared Content-Length over the limit is refused at once, and a chunked body is
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,9 +50,15 @@ class BodyLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body: dict[str, Any] = {"detail": f"request body over the limit of {limit} bytes"}
-    payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode())]})  # fmt: skip
+    await send_detail(send, 413, f"request body over the limit of {limit} bytes")
+
+
+async def send_detail(
+    send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """An error answered below the routes, in the same {"detail": ...} body as theirs."""
+    payload = json.dumps({"detail": detail}).encode()
+    sized = [(b"content-type", b"application/json"),
+             (b"content-length", str(len(payload)).encode()), *headers]  # fmt: skip
+    await send({"type": "http.response.start", "status": status, "headers": sized})
     await send({"type": "http.response.body", "body": payload})

@@ -9,11 +9,18 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+from retriever.records import Passage
 
 LINK_SECONDS = 600
+# originals served as text, where a browser finds the passage by a text fragment
+TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".vtt", ".srt")
+SPEAKER = re.compile(r"^[^\s：:]{1,24}[：:]\s*")  # "王師傅：" or "A: " before a turn
 
 
 class LinkError(ValueError):
@@ -60,3 +67,19 @@ def _mac(home: Path, payload: str) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def fragment(passage: Passage) -> str:
+    """Where in the original a link opens: a PDF at the cited page, a text or transcript at
+    its best sentence (a text fragment, as the search page builds it)."""
+    citation = passage.citation
+    if citation.page:
+        return f"#page={citation.page}"
+    if PurePosixPath(citation.source).suffix.lower() not in TEXT_SUFFIXES:
+        return ""
+    start, end = passage.highlight or (0, len(passage.text))
+    lines = (line.strip().lstrip("#").strip() for line in passage.text[start:end].splitlines())
+    first = next((line for line in lines if line), "")
+    if citation.speaker or citation.doc_type == "interview":
+        first = SPEAKER.sub("", first)  # the turn's words, without "王師傅："
+    return f"#:~:text={quote(first[:80], safe='')}".replace("-", "%2D") if first else ""

@@ -40,6 +40,10 @@ class Metrics:
         self.requests = prometheus.Counter(
             "shifu_http_requests", "HTTP requests", ["route", "status"], registry=self.registry
         )
+        self.mcp_calls = prometheus.Counter(
+            "shifu_mcp_calls", "MCP tool calls (ok, refused, error)", ["tool", "outcome"],
+            registry=self.registry,
+        )  # fmt: skip
         self.errors = prometheus.Counter(
             "shifu_errors", "error responses (4xx and 5xx)", ["status"], registry=self.registry
         )

@@ -9,19 +9,28 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from retriever.ranking.modes import DEFAULT_MODE, Mode
 
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# the question's fields, shared by the REST body and the MCP `search` tool: one set of limits
+QuestionField = Annotated[
+    str, Field(min_length=1, description="the question, in any mix of Chinese and English")
+]
+TopK = Annotated[int, Field(ge=1, le=50, description="number of passages to return")]
+ModeField = Annotated[Mode, Field(description="retrieval mode")]
+FILTERS_HELP = ('metadata filters applied before ranking, e.g. {"doc_type": "sop", "line": '
+                '["L2", "L3"]}; a list matches any of its values')  # fmt: skip
+FilterMap = Annotated[
+    dict[str, FilterValue | list[FilterValue]] | None,
+    Field(max_length=10, description=FILTERS_HELP),
+]
 
 
 class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt "filter" must not pass silently
 
-    question: str = Field(description="the question, in any mix of Chinese and English")
-    k: int = Field(default=5, ge=1, le=50, description="number of passages to return")
-    mode: Mode = Field(default=DEFAULT_MODE, description="retrieval mode")
+    question: QuestionField
+    k: TopK = 5
+    mode: ModeField = DEFAULT_MODE
     filters: dict[str, FilterValue | list[FilterValue]] = Field(
-        default_factory=dict,
-        max_length=10,
-        description="metadata filters applied before ranking, e.g. "
-        '{"doc_type": "sop", "line": ["L2", "L3"]}; a list matches any of its values',
+        default_factory=dict, max_length=10, description=FILTERS_HELP
     )
     include_superseded: bool = Field(
         default=False, description="also rank superseded revisions (labelled as such)"

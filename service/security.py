@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -21,28 +21,42 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def presented_key(request: Request) -> str | None:
-    """`Authorization: Bearer KEY`, else `X-API-Key: KEY`."""
-    header = request.headers.get("authorization", "")
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """`Authorization: Bearer KEY`, else `X-API-Key: KEY` (header names in lower case, as
+    Starlette's headers and an MCP request's give them)."""
+    header = headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    key = request.headers.get("x-api-key", "").strip()
+    key = headers.get("x-api-key", "").strip()
     return key or None
 
 
-def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
+class AuthError(PermissionError):
+    """No key, or an unknown one: a 401 over HTTP, a refused MCP call."""
+
+
+KEY_REQUIRED = "an API key is required: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"
+
+
+def principal_for_key(runtime: Runtime, key: str | None) -> Principal:
+    """Who a presented key is (anyone, with auth off), or AuthError. The REST API and the
+    MCP server both ask here, so a key means the same on each."""
     if not runtime.settings.auth:
         return ANONYMOUS
-    key = presented_key(request)
     if key is None:
-        raise HTTPException(
-            401, "an API key is required: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )  # fmt: skip
+        raise AuthError(KEY_REQUIRED)
     principal = authenticate(runtime.keys(), key) if len(key) <= MAX_KEY_CHARS else None
     if principal is None:
-        raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+        raise AuthError("unknown API key")
+    return principal
+
+
+def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
+    try:
+        principal = principal_for_key(runtime, presented_key(request.headers))
+    except AuthError as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
     request.state.key_id = principal.key_id
     return principal
 

@@ -17,6 +17,7 @@ from retriever.store.milvus.backend import MilvusBackend
 from retriever.store.milvus.collection import MilvusTarget
 
 MIB = 1024 * 1024
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # where --no-auth may bind
 
 
 class Settings(BaseSettings):
@@ -34,6 +35,10 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None, description="where `shifu serve` is reached, for the links `shifu mcp` "
+        "gives (default http://HOST:PORT)",
+    )  # fmt: skip
     max_question_chars: int = Field(default=2000, ge=1)
     auth: bool = Field(default=True, description="require an API key on /v1/ routes")
     keys_file: Path | None = Field(default=None, description="API keys (default HOME/keys.yaml)")
@@ -68,6 +73,10 @@ class Settings(BaseSettings):
     @property
     def model_cache(self) -> Path:
         return self.models_dir or self.home / "models"
+
+    @property
+    def served_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def key_path(self) -> Path:

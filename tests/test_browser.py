@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +15,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from ingest.pipeline import ingest
@@ -30,6 +26,7 @@ from service.settings import Settings
 from tests.browser_setup import LAUNCH_ARGS, ensure_chromium, ensure_cjk_font
 from tests.conftest import REPO
 from tests.fakes import FakeEncoder
+from tests.serving import served
 
 try:
     from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
@@ -78,24 +75,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     keys = home / "keys.yaml"
     reader, admin = add_key(keys, "reader", "reader", []), add_key(keys, "admin", "admin", [])
     app = create_app(Settings(home=home), encoder_factory=lambda _: encoder)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    _wait_for(lambda: server.started, "uvicorn did not start")
-    yield Site(f"http://127.0.0.1:{listener.getsockname()[1]}", home, reader, admin)
-    server.should_exit = True
-    thread.join(timeout=10)
-    listener.close()
-
-
-def _wait_for(ready: Any, message: str, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > deadline:
-            raise RuntimeError(message)
-        time.sleep(0.02)
+    with served(app) as base:
+        yield Site(base, home, reader, admin)
 
 
 @pytest.fixture(scope="module")
