@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from ingest.loaders.ocr import PageReader
 from ingest.loaders.progress import GrowingProgress, NoProgress, Progress
 from ingest.mining import with_mined_terms
 from ingest.overlap import prefetched
+from ingest.removal import prune_missing, remove_paths, stored
 from ingest.summary import IngestSummary
 from ingest.versions import other_language, pair_versions
 from retriever.models.encoder import Encoder
@@ -37,15 +38,18 @@ class _Pending:
 
 
 def ingest(
-    paths: list[Path],
+    paths: Sequence[Path | SourceFile],
     store: IndexStore,
     encoder: Encoder,
     config: ChunkingConfig | None = None,
     prune: bool = False,
     progress: Progress | None = None,
     ocr_progress: Progress | None = None,
+    gone: Collection[Path] = (),
 ) -> IngestSummary:
-    """`progress` counts chunks embedded, `ocr_progress` pages read by OCR."""
+    """`progress` counts chunks embedded, `ocr_progress` pages read by OCR. `prune` drops every
+    document whose file is missing; `gone` only those of these files (a watched folder's
+    deletions), in the same generation as the rest of the batch."""
     began = time.perf_counter()
     summary = IngestSummary()
     found = discover(paths)
@@ -54,7 +58,7 @@ def ingest(
     for error in found.missing:
         summary.fail(error)
     summary.skip(found.skipped)
-    if _all_unchanged(files, store, encoder.name, prune, summary):
+    if not stored(store, gone) and _all_unchanged(files, store, encoder.name, prune, summary):
         summary.seconds = time.perf_counter() - began
         return summary
     config = _checked(config, encoder)
@@ -63,8 +67,7 @@ def ingest(
         loading = _load_changed(files, writer, encoder, config, summary, reader)
         pending = _write_as_loaded(loading, writer, encoder, progress or NoProgress(), summary)
         pair_versions(writer, [p.document for p in pending], reader)
-        if prune:
-            summary.removed = _prune(writer)
+        summary.removed = prune_missing(writer) if prune else remove_paths(writer, gone)
         summary.superseded = _superseded(writer, pending)
         if summary.added or summary.updated or summary.removed:
             summary.generation = writer.commit().generation
@@ -277,24 +280,3 @@ def _superseded(writer: StoreWriter, pending: list[_Pending]) -> list[str]:
     doc_ids = sorted({p.document.doc_id for p in pending})
     rows = [row for doc_id in doc_ids for row in writer.revisions_of(doc_id)]
     return [f"{r.doc_id} rev {r.meta.revision or '?'} ({r.source})" for r in rows if r.superseded]
-
-
-def _prune(writer: StoreWriter) -> int:
-    gone = [doc for doc in writer.documents() if not Path(doc.path).exists()]
-    for doc in gone:
-        writer.delete_document(doc.key)
-    return len(gone)
-
-
-def remove_documents(
-    store: IndexStore, encoder: Encoder, doc_id: str, revision: str | None = None
-) -> list[DocumentRow]:
-    """Delete every revision of a document (or one) from all indexes, in one generation."""
-    with store.writer(encoder.name, encoder.dim, encoder.precision) as writer:
-        rows = [r for r in writer.revisions_of(doc_id)
-                if revision is None or r.meta.revision == revision]  # fmt: skip
-        for row in rows:
-            writer.delete_document(row.key)
-        if rows:
-            writer.commit()
-    return rows

@@ -49,6 +49,7 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     )
     app.state.runtime, app.state.metrics = runtime, metrics
     app.state.jobs = JobRunner(settings.home / "jobs")
+    app.state.watcher = None  # a FolderWatcher, with `shifu serve --watch`
     # streamable HTTP for AI agents; Starlette serves a callable object as an ASGI app
     app.add_route(MCP_PATH, mcp, include_in_schema=False)  # type: ignore[arg-type]
     for error, handler in ((StoreError, _store_error), (SearchError, _search_error),
@@ -99,6 +100,7 @@ def _add_operations(app: FastAPI) -> None:
             generation=manifest.generation if manifest else None,
             chunks=manifest.count if manifest else 0,
             precision=manifest.precision if manifest else None,
+            watch=app.state.watcher.status() if app.state.watcher else None,
         )
 
     @app.get("/v1/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})

@@ -1,6 +1,7 @@
 """`shifu`: a thin command line over the Python API: ingest, query, eval and serve here; keys
 (cli_keys.py), feedback export (cli_feedback.py), glossary (cli_glossary.py), migrate
-(cli_store.py), tune (cli_tune.py) and mcp (cli_mcp.py) beside it."""
+(cli_store.py), tune (cli_tune.py), mcp (cli_mcp.py) and watch (cli_watch.py) beside
+it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from service.cli_keys import keys_app
 from service.cli_mcp import mcp_cmd
 from service.cli_store import migrate_cmd
 from service.cli_tune import tune_cmd
+from service.cli_watch import check_folders, watch_cmd
 from service.runtime import Runtime
 from service.settings import LOOPBACK
 
@@ -37,6 +39,7 @@ app.add_typer(glossary_app, name="glossary")
 app.command("migrate")(migrate_cmd)
 app.command("tune")(tune_cmd)
 app.command("mcp")(mcp_cmd)
+app.command("watch")(watch_cmd)
 
 
 @app.command("ingest")
@@ -215,8 +218,13 @@ def serve_cmd(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="no API keys (development; loopback only)")
     ] = False,
+    watch: Annotated[
+        list[Path] | None,
+        typer.Option("--watch", help="also ingest what changes under this folder (repeatable; "
+                     "SHIFU_WATCH_* settings, see `shifu watch`)"),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API and the search page."""
+    """Serve the HTTP API, the search page and the MCP server (/mcp)."""
     import uvicorn
 
     from service.app import create_app
@@ -225,6 +233,7 @@ def serve_cmd(
     if no_auth and host not in LOOPBACK:
         err.print(f"[red]error:[/red] --no-auth binds only to loopback, not {host}")
         raise typer.Exit(2)
+    check_folders(watch or [])
     settings = make_settings(home, host=host, port=port, auth=False if no_auth else None)
     fastapi_app = create_app(settings)
     with fail_cleanly():
@@ -236,8 +245,25 @@ def serve_cmd(
             lexicon.english_side()  # read on the first English question otherwise
     if settings.log_json:
         configure_json_logs()
-    uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning")
+    watcher = _watching(fastapi_app, watch or [])
+    try:
+        uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        if watcher is not None:
+            watcher.stop()
 
+
+def _watching(fastapi_app: Any, folders: list[Path]) -> Any:
+    """`--watch`: the watcher runs in the server's process, its status in /v1/health."""
+    if not folders:
+        return None
+    from service.watcher import FolderWatcher, WatchConfig
+
+    runtime = fastapi_app.state.runtime
+    config = WatchConfig.of(runtime.settings)
+    watcher = FolderWatcher(runtime, folders, config, metrics=fastapi_app.state.metrics)
+    fastapi_app.state.watcher = watcher.start()
+    return watcher
 
 
 def _first_key(runtime: Runtime) -> None:

@@ -44,6 +44,14 @@ class Metrics:
             "shifu_mcp_calls", "MCP tool calls (ok, refused, error)", ["tool", "outcome"],
             registry=self.registry,
         )  # fmt: skip
+        self.watch_ingests = prometheus.Counter(
+            "shifu_watch_ingests", "ingests of a watched folder's changes (ok, failed, error)",
+            ["outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.watch_pending = prometheus.Gauge(
+            "shifu_watch_pending", "watched files changed and not yet ingested",
+            registry=self.registry,
+        )  # fmt: skip
         self.errors = prometheus.Counter(
             "shifu_errors", "error responses (4xx and 5xx)", ["status"], registry=self.registry
         )

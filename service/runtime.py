@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from ingest.chunking.units import ChunkingConfig
+from ingest.loaders.files import SourceFile
 from ingest.loaders.glossary_file import with_term
-from ingest.pipeline import IngestSummary, Progress, ingest, remove_documents
+from ingest.pipeline import IngestSummary, Progress, ingest
+from ingest.removal import remove_documents
 from retriever.fsutil import atomic_write
 from retriever.glossary import Glossary, Term
 from retriever.models.batching import BatchingEncoder
@@ -174,12 +176,12 @@ class Runtime:
         return ChunkingConfig(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
     def ingest(
-        self, paths: list[Path], prune: bool, progress: Progress | None,
-        ocr_progress: Progress | None = None,
+        self, paths: Sequence[Path | SourceFile], prune: bool, progress: Progress | None,
+        ocr_progress: Progress | None = None, gone: Collection[Path] = (),
     ) -> IngestSummary:
         self.store.check_writer_free()  # before the model loads, which takes seconds
         return ingest(paths, self.store, self._deferred(self._ingest_encoder), self.chunking,
-                      prune, progress, ocr_progress)  # fmt: skip
+                      prune, progress, ocr_progress, gone)  # fmt: skip
 
     def _deferred(
         self, load: Callable[[], Encoder] | None = None, quick: bool = False

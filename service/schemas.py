@@ -122,6 +122,24 @@ class GlossaryOut(BaseModel):
     terms: list[TermOut]
 
 
+class WatchFailure(BaseModel):
+    path: str
+    reason: str
+
+
+class WatchStatus(BaseModel):
+    paths: list[str] = Field(description="the watched folders")
+    unavailable: list[str] = Field(description="watched folders not there now")
+    last_scan: float | None = Field(description="epoch seconds of the last scan")
+    pending: int = Field(description="changed files not yet ingested")
+    files: int = Field(description="files seen under the watched folders")
+    ingests: int
+    last_ingest: float | None
+    last_error: str | None
+    failed: list[WatchFailure] = Field(description="files whose last ingest failed (retried "
+                                       "when they change)")  # fmt: skip
+
+
 class HealthResponse(BaseModel):
     status: str
     model: str | None
@@ -130,6 +148,7 @@ class HealthResponse(BaseModel):
     precision: str | None = Field(
         default=None, description="what the index's passages were embedded in: fp32 or bf16"
     )
+    watch: WatchStatus | None = Field(default=None, description="`shifu serve --watch` status")
 
 
 class ErrorResponse(BaseModel):

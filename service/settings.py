@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = Field(default=None, description="user:password or API key")
     milvus_db: str | None = Field(default=None, description="Milvus database (default 'default')")
     milvus_collection: str = Field(default="shifu", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    watch_debounce: float = Field(
+        default=2.0, ge=0.05, le=3600, description="quiet seconds before a watched change is "
+        "ingested (a copy in progress waits)",
+    )  # fmt: skip
+    watch_poll: float = Field(
+        default=0.0, ge=0, le=3600, description="scan watched folders every N seconds instead "
+        "of waiting for events (network shares; 0: events)",
+    )  # fmt: skip
+    watch_grace: float = Field(
+        default=300.0, ge=0, description="a vanished watched folder's documents are kept this "
+        "many seconds",
+    )  # fmt: skip
+    watch_rescan: float = Field(
+        default=60.0, gt=0, description="full scan of watched folders this often, even with events"
+    )
     ray_workers: int = Field(
         default=0, ge=0, le=1024, description="embed ingests on this many Ray actors (0: off)"
     )

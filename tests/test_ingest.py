@@ -79,6 +79,21 @@ def test_prune_drops_a_deleted_files_passages(tmp_path: Path, corpus_copy: Path)
     assert all("lockout" not in h.citation.source for h in hits)
 
 
+def test_removing_the_only_files_leaves_an_empty_searchable_index(tmp_path: Path) -> None:
+    folder, store, encoder = tmp_path / "docs", IndexStore(tmp_path / "home"), FakeEncoder()
+    folder.mkdir()
+    note = folder / "note.md"
+    note.write_text("# Note\n\nLockout the dryer first.\n")
+    ingest([folder], store, encoder)
+    note.unlink()
+    emptied = ingest([folder], store, encoder, gone=[note.resolve()])  # as a watched share does
+    assert emptied.removed == 1 and emptied.generation is not None
+    snapshot = store.snapshot()
+    assert snapshot is not None
+    for mode in ("bm25", "dense", "hybrid"):
+        assert search(snapshot, encoder, "lockout dryer", k=5, mode=mode).passages == []
+
+
 def test_bad_files_are_reported_and_the_rest_kept(tmp_path: Path, corpus_copy: Path) -> None:
     (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ngarbage")
     (corpus_copy / "empty.md").write_bytes(b"")

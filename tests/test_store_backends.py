@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from ingest.chunking.units import ChunkingConfig
-from ingest.pipeline import ingest, remove_documents
+from ingest.pipeline import ingest
+from ingest.removal import remove_documents
 from retriever.ranking.search import search
 from retriever.store.backend import VectorBackend
 from retriever.store.errors import StoreError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,15 +77,22 @@ class Discovered:
     skipped: list[Path]  # files of a type Shifu does not read (sidecars are not counted)
 
 
-def discover(paths: list[Path]) -> Discovered:
-    """Expand files and folders (recursively, hidden entries skipped) into supported files."""
+def discover(paths: Sequence[Path | SourceFile]) -> Discovered:
+    """Expand files and folders (recursively, hidden entries skipped) into supported files. A
+    SourceFile is taken as it is: a watched folder's changed file keeps its folder as root."""
     found: list[SourceFile] = []
     errors: list[LoadError] = []
     skipped: list[Path] = []
     for given in paths:
+        if isinstance(given, SourceFile):
+            if given.path.is_file():
+                found.append(given)
+            else:
+                errors.append(LoadError(given.path, "no such file or folder"))
+            continue
         path = given.expanduser().resolve()
         if path.is_dir():
-            for file in _walk(path):
+            for file in walk(path):
                 if kind_of(file) is not None:
                     found.append(SourceFile(file, path))
                 elif not file.name.endswith(SIDECAR_SUFFIX):
@@ -111,7 +118,8 @@ def kind_of(path: Path) -> str | None:
     return "glossary" if is_glossary(path) else KINDS.get(path.suffix.lower())
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def walk(folder: Path) -> Iterator[Path]:
+    """The files under a folder that ingest looks at: hidden files and folders are skipped."""
     for path in sorted(folder.rglob("*")):
         hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
         if not hidden and path.is_file():

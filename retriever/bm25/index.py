@@ -34,8 +34,9 @@ class SparseIndex:
     @classmethod
     def build(cls, chunk_ids: Sequence[int], tokens: Sequence[list[str]]) -> SparseIndex:
         bm25 = _bm25s().BM25(k1=BM25_K1, b=BM25_B)
-        # an empty token list would make bm25s drop the row and shift every later id
-        bm25.index([t or [_EMPTY] for t in tokens], show_progress=False)
+        # an empty token list would make bm25s drop the row and shift every later id; an index
+        # of no passages (its last document removed) holds one placeholder row, never returned
+        bm25.index([t or [_EMPTY] for t in tokens] or [[_EMPTY]], show_progress=False)
         return cls(bm25, list(chunk_ids))
 
     def save(self, folder: Path) -> None:
