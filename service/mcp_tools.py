@@ -62,13 +62,30 @@ def build_server(
     runtime: Runtime, principal_of: PrincipalOf, link_base: LinkBase, metrics: Metrics | None
 ) -> MCPServer:
     """An MCPServer with Shifu's tools, answering as `principal_of` says the caller is."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     server = MCPServer("shifu", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
+    # the SDK configures the root logger (a rich handler); the process owns its logging, and
+    # libraries' debug lines would otherwise reach stderr
+    root.handlers[:], root.level = handlers, level
+    calls = _Calls(principal_of, metrics)
+    _add_search(server, runtime, calls, link_base, metrics)
+    _add_lookups(server, runtime, calls)
+    return server
+
+
+class _Calls:
+    """Each tool call: who calls (or refused), what the service refused as a tool error with
+    its message, and a log line and a count either way."""
+
+    def __init__(self, principal_of: PrincipalOf, metrics: Metrics | None) -> None:
+        self.principal_of, self.metrics = principal_of, metrics
 
     @contextmanager
-    def call(tool: str, ctx: Context) -> Iterator[Principal]:
+    def __call__(self, tool: str, ctx: Context) -> Iterator[Principal]:
         began, outcome, key_id = time.perf_counter(), "ok", None
         try:
-            principal = principal_of(ctx)
+            principal = self.principal_of(ctx)
             key_id = principal.key_id
             yield principal
         except ToolError:
@@ -81,12 +98,17 @@ def build_server(
             outcome = "error"
             raise
         finally:
-            if metrics is not None:
-                metrics.mcp_calls.labels(tool, outcome).inc()
+            if self.metrics is not None:
+                self.metrics.mcp_calls.labels(tool, outcome).inc()
             logger.info("mcp call", extra={"fields": {
                 "tool": tool, "outcome": outcome, "key_id": key_id,
                 "ms": round((time.perf_counter() - began) * 1000, 1)}})  # fmt: skip
 
+
+def _add_search(
+    server: MCPServer, runtime: Runtime, call: _Calls, link_base: LinkBase,
+    metrics: Metrics | None,
+) -> None:  # fmt: skip
     @server.tool(description=(
         "Search the plant's SOPs and expert interviews. Returns the best passages, each with a "
         "citation label to quote (document, revision, section, SOP step, page, or the "
@@ -116,6 +138,8 @@ def build_server(
             return SearchOut(question=question.strip(), mode=result.mode, passages=passages,
                              expansions=expansions)  # fmt: skip
 
+
+def _add_lookups(server: MCPServer, runtime: Runtime, call: _Calls) -> None:
     @server.tool(description=(
         "A document's metadata and every revision the caller may see (revision, effective "
         "date, superseded, type, authority, line, station, equipment, pages, chunks)."
@@ -154,8 +178,6 @@ def build_server(
             return TermsOut.model_validate(
                 {"terms": [{**asdict(t), "translates": t.translates} for t in found]}
             )
-
-    return server
 
 
 def _names(wanted: str, names: tuple[str, ...]) -> bool:
