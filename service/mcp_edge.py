@@ -55,10 +55,11 @@ class HttpEdge:
                           "without its lifespan)")  # fmt: skip
             return
         try:
-            principal_for_key(self.runtime, presented_key(Headers(scope=scope)))
+            principal = principal_for_key(self.runtime, presented_key(Headers(scope=scope)))
         except AuthError as exc:
             await send_detail(send, 401, str(exc), [(b"www-authenticate", b"Bearer")])
             return
+        scope.setdefault("state", {})["key_id"] = principal.key_id  # for the request log
         await self._app(scope, receive, send)
 
     def _principal(self, ctx: Context) -> Principal:

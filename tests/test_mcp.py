@@ -4,6 +4,7 @@ stdio against `shifu mcp` in a subprocess. Same keys, groups and limits as the R
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -167,8 +168,15 @@ def test_no_key_or_an_unknown_key_is_refused_before_the_sdk(site: Site) -> None:
         assert "key" in answered.json()["detail"]
 
 
-def test_calls_are_counted_like_requests(site: Site) -> None:
+def test_calls_are_counted_and_logged_like_requests(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shifu")
     call(site, site.keys["reader"], "list_facets", {})
+    logged = [getattr(r, "fields", {}) for r in caplog.records]
+    assert {"route": "/mcp", "key_id": "reader"}.items() <= next(
+        f for f in logged if f.get("route") == "/mcp").items()  # fmt: skip
+    assert any(f.get("tool") == "list_facets" and f.get("key_id") == "reader" for f in logged)
     call(site, site.keys["reader"], "get_document", {"doc_id": "no-such-doc"})
     call(site, site.keys["reader"], "search", {"question": "lockout", "mode": "bm25"})
     metrics = httpx.get(f"{site.url}/metrics").text
