@@ -92,13 +92,23 @@ class FolderWatcher:
     def run(self) -> None:
         """Until stopped: events while every root is there, else scans at the poll interval
         (or each tick, to notice a root coming back)."""
-        self.tick(changed=True)
+        self._safe_tick(changed=True)
         while not self._stop.is_set():
             if self.config.poll <= 0 and all(root.is_dir() for root in self.roots):
                 self._follow_events()
             else:
                 self._stop.wait(self.config.poll or TICK_SECONDS)
-                self.tick(changed=True)
+                self._safe_tick(changed=True)
+
+    def _safe_tick(self, changed: bool) -> None:
+        """A share that fails mid-scan (a folder removed while listed, a permission) is
+        reported and scanned again; the watcher itself never stops on it."""
+        try:
+            self.tick(changed)
+        except Exception as exc:
+            logger.error("watch: scan failed: %s", exc)
+            with self._lock:
+                self._counts.last_error = f"scan failed: {exc}"
 
     def _follow_events(self) -> None:
         import watchfiles
@@ -109,7 +119,7 @@ class FolderWatcher:
                 rust_timeout=int(TICK_SECONDS * 1000), raise_interrupt=False,
                 ignore_permission_denied=True,
             ):  # fmt: skip
-                self.tick(changed=bool(changes))
+                self._safe_tick(changed=bool(changes))
                 if not all(root.is_dir() for root in self.roots):
                     return  # a root vanished: scan until it is back
         except (OSError, RuntimeError) as exc:  # the watch itself failed: fall back to scans
@@ -168,7 +178,7 @@ class FolderWatcher:
 
     def _wait_for_gone(self, path: Path) -> float:
         root = self._root_of(path)
-        present = path.parent.is_dir() and root is not None and any(root.iterdir())
+        present = path.parent.is_dir() and root is not None and _has_entries(root)
         return self.config.debounce if present else self.config.grace
 
     def _root_of(self, path: Path) -> Path | None:
@@ -258,3 +268,11 @@ def _document_of(path: Path) -> Path:
     """A sidecar's change is its document's change."""
     name = path.name
     return path.with_name(name[: -len(SIDECAR_SUFFIX)]) if name.endswith(SIDECAR_SUFFIX) else path
+
+
+def _has_entries(folder: Path) -> bool:
+    """False for an empty folder and for one that cannot be listed (an unmounted share)."""
+    try:
+        return any(folder.iterdir())
+    except OSError:
+        return False

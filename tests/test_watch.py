@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -192,5 +192,25 @@ def test_polling_finds_changes_where_events_do_not_arrive(runtime: Runtime, shar
         wait_until(lambda: "share-note.md" in sources(runtime, "ibisfeather"), "poll", BOUND)
         (share / "share-note.md").unlink()
         wait_until(lambda: not sources(runtime, "ibisfeather"), "poll delete", BOUND)
+    finally:
+        watcher.stop()
+
+
+def test_a_failed_scan_is_reported_and_the_watch_goes_on(
+    runtime: Runtime, share: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    watcher = FolderWatcher(runtime, [share], FAST)
+    real, failures = watcher._scan, [OSError("the share went away mid-listing")]
+
+    def flaky() -> Iterable[tuple[Path, tuple[int, int]]]:
+        if failures:
+            raise failures.pop()
+        return real()
+
+    watcher._scan = flaky  # type: ignore[method-assign]
+    watcher.start()
+    try:
+        wait_until(lambda: runtime.store.manifest() is not None, "no ingest after it", BOUND)
+        assert "scan failed: the share went away mid-listing" in caplog.text
     finally:
         watcher.stop()
