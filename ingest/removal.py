@@ -13,19 +13,20 @@ from retriever.store.rows import DocumentRow
 
 def prune_missing(writer: StoreWriter) -> int:
     """Every document whose file no longer exists."""
-    gone = [doc for doc in writer.documents() if not Path(doc.path).exists()]
-    for doc in gone:
-        writer.delete_document(doc.key)
-    return len(gone)
+    return _delete(writer, [doc for doc in writer.documents() if not Path(doc.path).exists()])
 
 
 def remove_paths(writer: StoreWriter, paths: Collection[Path]) -> int:
     """The documents of these files (absolute paths, as ingest stores them)."""
     wanted = {str(path) for path in paths}
-    gone = [doc for doc in writer.documents() if doc.path in wanted] if wanted else []
-    for doc in gone:
+    return _delete(writer, [doc for doc in writer.documents() if doc.path in wanted]
+                   if wanted else [])  # fmt: skip
+
+
+def _delete(writer: StoreWriter, documents: list[DocumentRow]) -> int:
+    for doc in documents:
         writer.delete_document(doc.key)
-    return len(gone)
+    return len(documents)
 
 
 def stored(store: IndexStore, paths: Collection[Path]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from retriever.bm25.translation import Expansion
 from retriever.ranking.modes import DEFAULT_MODE
 from retriever.ranking.search import SearchResult
 from service.auth import Principal
@@ -45,3 +46,9 @@ def answer(
     checked = checked_question(question, runtime.settings.max_question_chars)
     return runtime.query(checked, k, mode, as_lists(filters or {}), include_superseded,
                          visible_groups(principal))  # fmt: skip
+
+
+def expansion_rows(expansions: Sequence[Expansion]) -> list[dict[str, object]]:
+    """The question's words searched in the other language, as every edge reports them."""
+    return [{"term": e.term, "translations": list(e.translations),
+             "source": e.source} for e in expansions]  # fmt: skip

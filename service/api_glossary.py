@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from retriever.glossary import Origin
+from retriever.glossary import Origin, Term
 from service.schemas import GlossaryOut
 from service.security import Reader, RuntimeDep, visible_groups
 
@@ -26,5 +26,10 @@ def glossary(
     return {
         "given": sum(t.origin == "given" for t in terms),
         "mined": sum(t.origin == "mined" for t in terms),
-        "terms": [{**asdict(t), "translates": t.translates} for t in shown],
+        "terms": [term_body(t) for t in shown],
     }
+
+
+def term_body(term: Term) -> dict[str, Any]:
+    """A term as the API and the MCP `glossary_lookup` tool give it."""
+    return {**asdict(term), "translates": term.translates}

@@ -16,7 +16,7 @@ from retriever.ranking.modes import SearchError
 from retriever.ranking.search import SearchResult
 from retriever.store.errors import ModelMismatchError, StoreError, WriterBusyError
 from service import api_documents, api_glossary, api_page
-from service.answering import QuestionError, answer
+from service.answering import QuestionError, answer, expansion_rows
 from service.auth import KeyFileError
 from service.feedback import FEEDBACK_DB, FeedbackStore
 from service.jobs import JobRunner
@@ -129,9 +129,8 @@ def result_body(question: str, result: SearchResult) -> dict[str, object]:
         "mode": result.mode,
         "stages": result.stages,
         "passages": [p.to_dict() for p in result.passages],
-        "expansions": [{"term": e.term, "translations": list(e.translations), "source": e.source}
-                       for e in result.expansions],
-    }  # fmt: skip
+        "expansions": expansion_rows(result.expansions),
+    }
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -22,8 +21,9 @@ from retriever.filters import FilterError
 from retriever.ranking.modes import SearchError
 from retriever.records import Passage
 from retriever.store.errors import StoreError
-from service.answering import QuestionError, answer
+from service.answering import QuestionError, answer, expansion_rows
 from service.api_documents import revisions_body, visible_revisions
+from service.api_glossary import term_body
 from service.api_page import FACETS
 from service.auth import Principal
 from service.mcp_schemas import (
@@ -133,8 +133,8 @@ def _add_search(
                 metrics.queries.labels(mode).inc()
                 metrics.query_seconds.labels(mode).observe(time.perf_counter() - began)
             passages = _cited(runtime, result.passages, link_base(ctx))
-            expansions = [ExpansionOut(term=e.term, translations=list(e.translations),
-                                       source=e.source) for e in result.expansions]  # fmt: skip
+            expansions = [ExpansionOut.model_validate(row)
+                          for row in expansion_rows(result.expansions)]  # fmt: skip
             return SearchOut(question=question.strip(), mode=result.mode, passages=passages,
                              expansions=expansions)  # fmt: skip
 
@@ -175,9 +175,7 @@ def _add_lookups(server: MCPServer, runtime: Runtime, call: _Calls) -> None:
         with call("glossary_lookup", ctx) as principal:
             terms = runtime.glossary(visible_groups(principal)).terms
             found = [t for t in terms if _names(term, (t.zh, t.en, *t.synonyms))][:limit]
-            return TermsOut.model_validate(
-                {"terms": [{**asdict(t), "translates": t.translates} for t in found]}
-            )
+            return TermsOut.model_validate({"terms": [term_body(t) for t in found]})
 
 
 def _names(wanted: str, names: tuple[str, ...]) -> bool:
