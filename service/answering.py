@@ -18,12 +18,13 @@ class QuestionError(ValueError):
 
 
 def checked_question(question: str, limit: int) -> str:
-    """The question without surrounding space, or QuestionError."""
+    """The question without surrounding space, or QuestionError. The limit counts what was
+    sent, space included, as the API's schema states it (maxLength)."""
+    if len(question) > limit:
+        raise QuestionError(f"question is {len(question)} characters; the limit is {limit}")
     stripped = question.strip()
     if not stripped:
         raise QuestionError("question is empty")
-    if len(stripped) > limit:
-        raise QuestionError(f"question is {len(stripped)} characters; the limit is {limit}")
     return stripped
 
 

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import ValidationError
 
 from ingest.loaders.ocr import PageReader
 from retriever.filters import check_filters
 from retriever.store.rows import DocumentRow
-from retriever.text import is_text
 from service.auth import Principal
+from service.contract import errors
 from service.jobs import JobRunner
 from service.observability import Metrics
 from service.runtime import Runtime
-from service.schemas import DocumentList, DocumentOut, DocumentRevisions, JobOut, UploadResponse
+from service.schemas import (
+    DocumentList,
+    DocumentOut,
+    DocumentRevisions,
+    ErrorResponse,
+    JobOut,
+    UploadMetadata,
+    UploadResponse,
+)
 from service.security import Editor, Reader, RuntimeDep, visible_groups
 from service.uploads import (
     Placed,
@@ -42,17 +50,20 @@ def jobs_of(request: Request) -> JobRunner:
 
 
 @router.post("/documents", response_model=UploadResponse, status_code=200,
-             responses={202: {"model": UploadResponse}, 413: {}, 422: {}})  # fmt: skip
+             responses={202: {"model": UploadResponse},
+                        422: {"model": UploadResponse | ErrorResponse,
+                              "description": "no file was accepted (see `files`), or "
+                              "the request is invalid"}})  # fmt: skip
 def upload(
     request: Request,
     runtime: RuntimeDep,
     principal: Editor,
-    files: Annotated[list[UploadFile], File(description="SOPs and transcripts")],
+    files: Annotated[list[UploadFile], File(min_length=1, description="SOPs and transcripts")],
     metadata: Annotated[str | None, Form(description="JSON metadata for every file")] = None,
 ) -> JSONResponse:
     settings, metrics = runtime.settings, request.app.state.metrics
     if len(files) > settings.max_upload_files:
-        raise HTTPException(413, f"{len(files)} files; at most {settings.max_upload_files}")
+        raise HTTPException(422, f"{len(files)} files; at most {settings.max_upload_files}")
     sidecar = _sidecar(metadata)
     reader = PageReader(runtime.store.ocr_cache)
     staged, results, total = _stage_all(settings.uploads_dir, files, settings.max_upload_bytes,
@@ -106,19 +117,24 @@ def _sidecar(metadata: str | None) -> str | None:
     if metadata is None or not metadata.strip():
         return None
     try:
-        values = json.loads(metadata)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"metadata is not JSON: {exc.msg}") from exc
+        values = UploadMetadata.model_validate_json(metadata).model_dump(mode="json")
+    except ValidationError as exc:
+        raise HTTPException(422, f"metadata: {_problems(exc)}") from exc
     except RecursionError as exc:
         raise HTTPException(422, "metadata is nested too deep") from exc
-    if not isinstance(values, dict):
-        raise HTTPException(422, "metadata must be a JSON object of field: value")
-    if not is_text(json.dumps(values, ensure_ascii=False, default=str)):
-        raise HTTPException(422, "metadata holds invalid Unicode (an unpaired surrogate)")
     try:
         return metadata_yaml(values)
     except UploadError as exc:
         raise HTTPException(422, str(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> str:
+    """What is wrong, without echoing the input (which may not even be text)."""
+    return "; ".join(
+        ".".join(str(part) for part in error["loc"]) + f": {error['msg']}" if error["loc"]
+        else error["msg"]
+        for error in exc.errors(include_input=False)[:5]
+    )  # fmt: skip
 
 
 def _ingest(
@@ -143,7 +159,7 @@ def _ingest(
     return {"job": None, "files": results, "generation": summary.generation}
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut)
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(404))
 def job(job_id: str, request: Request, principal: Editor) -> dict[str, Any]:
     found = jobs_of(request).get(job_id)
     if found is None:
@@ -223,12 +239,12 @@ def revisions_body(doc_id: str, rows: list[tuple[DocumentRow, int]]) -> dict[str
     return {"doc_id": doc_id, "chunks": sum(c for _, c in rows), "revisions": revisions}
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentRevisions)
+@router.get("/documents/{doc_id}", response_model=DocumentRevisions, responses=errors(404))
 def show_document(doc_id: str, runtime: RuntimeDep, principal: Reader) -> dict[str, Any]:
     return revisions_body(doc_id, _revisions(runtime, principal, doc_id))
 
 
-@router.delete("/documents/{doc_id}")
+@router.delete("/documents/{doc_id}", responses=errors(404))
 def delete_document(
     doc_id: str, runtime: RuntimeDep, principal: Editor, revision: str | None = None
 ) -> dict[str, Any]:
@@ -250,7 +266,7 @@ def delete_document(
     return {"doc_id": doc_id, "removed": [r.meta.revision or r.source for r in removed]}
 
 
-@router.get("/documents/{doc_id}/file", response_class=FileResponse)
+@router.get("/documents/{doc_id}/file", response_class=FileResponse, responses=errors(404, 410))
 def document_file(
     doc_id: str, runtime: RuntimeDep, principal: Reader, revision: str | None = None
 ) -> FileResponse:

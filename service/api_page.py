@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.loaders.decode import DecodeError, decode_text
 from service.api_documents import chosen_revision
+from service.contract import errors
 from service.feedback import FeedbackStore
 from service.links import TEXT_SUFFIXES, LinkError, sign, verify
 from service.security import Admin, Reader, RuntimeDep, visible_groups
@@ -29,7 +30,7 @@ class LinkRequest(BaseModel):
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=2000)
-    chunk_id: int = Field(ge=1)
+    chunk_id: int = Field(ge=1, le=2**53)  # exact as a JSON number everywhere; SQLite's fits
     verdict: Literal["helped", "not_helped"]
 
 
@@ -44,7 +45,7 @@ def facets(runtime: RuntimeDep, principal: Reader) -> dict[str, list[str]]:
         return snapshot.facets(FACETS, visible_groups(principal))
 
 
-@router.post("/v1/documents/{doc_id}/link")
+@router.post("/v1/documents/{doc_id}/link", responses=errors(404))
 def link(doc_id: str, body: LinkRequest, runtime: RuntimeDep, principal: Reader) -> dict[str, Any]:
     """A link that opens the original for ten minutes, with no key (the current revision, or
     the one asked for)."""
@@ -80,7 +81,7 @@ def _served(path: Path) -> Response:
                         content_disposition_type="inline", filename=path.name)  # fmt: skip
 
 
-@router.post("/v1/feedback", status_code=201)
+@router.post("/v1/feedback", status_code=201, responses=errors(404))
 def add_feedback(
     body: FeedbackRequest, request: Request, runtime: RuntimeDep, principal: Reader
 ) -> dict[str, int]:

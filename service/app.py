@@ -18,13 +18,13 @@ from retriever.store.errors import ModelMismatchError, StoreError, WriterBusyErr
 from service import api_documents, api_glossary, api_page
 from service.answering import QuestionError, answer, expansion_rows
 from service.auth import KeyFileError
+from service.contract import errors, install_contract
 from service.feedback import FEEDBACK_DB, FeedbackStore
 from service.jobs import JobRunner
 from service.limits import BodyLimit
 from service.observability import Metrics, install
 from service.runtime import EmptyIndexError, EncoderFactory, Runtime
 from service.schemas import (
-    ErrorResponse,
     HealthResponse,
     QueryRequest,
     QueryResponse,
@@ -64,19 +64,14 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     _add_routes(app)
     _add_operations(app)
     app.state.feedback = FeedbackStore(settings.home / FEEDBACK_DB)
-    app.include_router(api_documents.router, responses=_ERRORS)
-    app.include_router(api_page.router, responses=_ERRORS)
-    app.include_router(api_glossary.router, responses=_ERRORS)
+    for router in (api_documents.router, api_page.router, api_glossary.router):
+        app.include_router(router, responses=errors())
+    install_contract(app, settings)
     return app
 
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorResponse} for status in (401, 403, 409, 413, 422, 503)
-}
-
-
 def _add_routes(app: FastAPI) -> None:
-    @app.post("/v1/query", response_model=QueryResponse, responses=_ERRORS)
+    @app.post("/v1/query", response_model=QueryResponse, responses=errors())
     def query(body: QueryRequest, runtime: RuntimeDep, principal: Reader) -> QueryResponse:
         began = time.perf_counter()
         try:
@@ -103,7 +98,8 @@ def _add_operations(app: FastAPI) -> None:
             watch=app.state.watcher.status() if app.state.watcher else None,
         )
 
-    @app.get("/v1/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
+    @app.get("/v1/ready", response_model=ReadyResponse,
+             responses={**errors(), 503: {"model": ReadyResponse}})  # fmt: skip
     def ready(runtime: RuntimeDep, principal: Reader) -> JSONResponse:
         index = runtime.store.current_generation() is not None
         model = runtime.encoder_loaded

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic.json_schema import JsonDict
 
+from ingest.meta.given import DOC_TYPE_PATTERN
+from retriever.filters import FILTERABLE_FIELDS
 from retriever.ranking.modes import DEFAULT_MODE, Mode
 
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# what `checked_question` refuses as blank is all whitespace by str.isspace(); \x1c-\x1f are
+# named so that engines whose \s is Unicode White_Space (JSON Schema validators) agree
+NOT_BLANK = r"[^\s\x1c-\x1f]"
 # the question's fields, shared by the REST body and the MCP `search` tool: one set of limits
+# (the length limit is a setting: checked by `checked_question`, stated by service.contract)
 QuestionField = Annotated[
-    str, Field(min_length=1, description="the question, in any mix of Chinese and English")
-]
+    str,
+    Field(min_length=1, description="the question, in any mix of Chinese and English",
+          json_schema_extra={"pattern": NOT_BLANK}),
+]  # fmt: skip
 TopK = Annotated[int, Field(ge=1, le=50, description="number of passages to return")]
 ModeField = Annotated[Mode, Field(description="retrieval mode")]
 FILTERS_HELP = ('metadata filters applied before ranking, e.g. {"doc_type": "sop", "line": '
                 '["L2", "L3"]}; a list matches any of its values')  # fmt: skip
+# the field names are checked by retriever.filters (one owner); the document states them
+FILTER_FIELDS: JsonDict = {"propertyNames": {"enum": list(FILTERABLE_FIELDS)}}
+Filters = dict[str, FilterValue | Annotated[list[FilterValue], Field(min_length=1)]]
 FilterMap = Annotated[
-    dict[str, FilterValue | list[FilterValue]] | None,
-    Field(max_length=10, description=FILTERS_HELP),
+    Filters | None, Field(max_length=10, description=FILTERS_HELP, json_schema_extra=FILTER_FIELDS)
 ]
 
 
@@ -29,10 +41,9 @@ class QueryRequest(BaseModel):
     question: QuestionField
     k: TopK = 5
     mode: ModeField = DEFAULT_MODE
-    filters: dict[str, FilterValue | list[FilterValue]] = Field(
-        default_factory=dict, max_length=10, description=FILTERS_HELP
-    )
-    include_superseded: bool = Field(
+    filters: Filters = Field(default_factory=dict, max_length=10, description=FILTERS_HELP,
+                             json_schema_extra=FILTER_FIELDS)  # fmt: skip
+    include_superseded: StrictBool = Field(
         default=False, description="also rank superseded revisions (labelled as such)"
     )
 
@@ -217,3 +228,30 @@ class ReadyResponse(BaseModel):
     index: bool
     model: bool
     detail: str | None = None
+
+
+MetaText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK)]
+
+
+class UploadMetadata(BaseModel):
+    """The `metadata` part of an upload: a JSON object, the fields a sidecar may give.
+    Stricter than a sidecar on disk (an unknown field is refused, not warned about), so the
+    document can state exactly what is accepted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
+    title: MetaText | None = None
+    doc_id: MetaText | None = None
+    revision: MetaText | None = None
+    effective_date: dt.date | None = Field(default=None, description="YYYY-MM-DD")
+    doc_type: Annotated[str, StringConstraints(pattern=DOC_TYPE_PATTERN)] | None = None
+    authority: Literal["official", "expert"] | None = None
+    language: MetaText | None = None
+    line: MetaText | None = None
+    station: MetaText | None = None
+    equipment: MetaText | None = None
+    access: list[MetaText] = Field(default_factory=list, max_length=50,
+                                   description="access groups that may see the files")  # fmt: skip
+    interviewee: MetaText | None = None
+    interviewer: MetaText | None = None
+    date: dt.date | None = Field(default=None, description="an interview's date, YYYY-MM-DD")

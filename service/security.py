@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from service.auth import ANONYMOUS, Principal, Role, authenticate
 from service.runtime import Runtime
@@ -52,7 +53,18 @@ def principal_for_key(runtime: Runtime, key: str | None) -> Principal:
     return principal
 
 
-def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
+# declared so that the OpenAPI document says how to authenticate (client generators read it);
+# the key itself is read by presented_key, which the MCP server shares
+BEARER = HTTPBearer(auto_error=False, description="Authorization: Bearer KEY")
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: KEY")
+
+
+def get_principal(
+    request: Request,
+    runtime: RuntimeDep,
+    _bearer: Annotated[object, Depends(BEARER)],
+    _header: Annotated[object, Depends(API_KEY_HEADER)],
+) -> Principal:
     try:
         principal = principal_for_key(runtime, presented_key(request.headers))
     except AuthError as exc:

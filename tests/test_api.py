@@ -59,7 +59,7 @@ def test_superseded_revisions_only_on_request(client: TestClient) -> None:
     ("filters", "message"),
     [
         ({"owner": "x"}, "cannot filter on"),
-        ({"line": []}, "has no value"),
+        ({"line": []}, "at least 1 item"),
         ({"line": {"$ne": 1}}, "valid string"),
         ({"line": "x" * 201}, "at most 200"),
     ],

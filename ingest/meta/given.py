@@ -18,7 +18,8 @@ from retriever.lazy import require
 from retriever.records import DocMeta
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
-_DOC_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+DOC_TYPE_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+_DOC_TYPE = re.compile(DOC_TYPE_PATTERN)
 AUTHORITIES = ("official", "expert")
 DATE_FIELDS = ("effective_date", "date")
 KNOWN_FIELDS = (*tuple(f.name for f in fields(DocMeta) if f.name != "defaulted"), "title")

@@ -29,6 +29,11 @@ def check_mode(mode: str, has_reranker: bool) -> Mode:
     return cast(Mode, mode)
 
 
+def available_modes(has_reranker: bool) -> list[Mode]:
+    """The modes `check_mode` lets through here (what the API document offers)."""
+    return [mode for mode in MODES if has_reranker or mode != RERANKED]
+
+
 def reranks(mode: str) -> bool:
     return mode == RERANKED
 
