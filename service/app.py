@@ -23,6 +23,7 @@ from service.feedback import FEEDBACK_DB, FeedbackStore
 from service.jobs import JobRunner
 from service.limits import BodyLimit
 from service.observability import Metrics, install
+from service.ratelimit import RateLimits, budgets
 from service.runtime import EmptyIndexError, EncoderFactory, Runtime
 from service.schemas import (
     HealthResponse,
@@ -50,6 +51,7 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     app.state.runtime, app.state.metrics = runtime, metrics
     app.state.jobs = JobRunner(settings.home / "jobs")
     app.state.watcher = None  # a FolderWatcher, with `shifu serve --watch`
+    app.state.rate_limits = RateLimits(budgets(settings), metrics.count_rate_limited)
     # streamable HTTP for AI agents; Starlette serves a callable object as an ASGI app
     app.add_route(MCP_PATH, mcp, include_in_schema=False)  # type: ignore[arg-type]
     for error, handler in ((StoreError, _store_error), (SearchError, _search_error),

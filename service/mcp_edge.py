@@ -18,6 +18,7 @@ from service.auth import Principal
 from service.limits import send_detail
 from service.mcp_tools import build_server
 from service.observability import Metrics
+from service.ratelimit import RateLimited, caller_of
 from service.runtime import Runtime
 from service.security import AuthError, presented_key, principal_for_key
 from service.settings import LOOPBACK
@@ -60,6 +61,16 @@ class HttpEdge:
             await send_detail(send, 401, str(exc), [(b"www-authenticate", b"Bearer")])
             return
         scope.setdefault("state", {})["key_id"] = principal.key_id  # for the request log
+        client = scope.get("client")
+        host = client[0] if client else None
+        try:  # an agent's call draws on its key's query budget
+            scope["app"].state.rate_limits.hit(
+                "query", caller_of(principal.key_id, self.runtime.settings.auth, host)
+            )
+        except RateLimited as exc:
+            retry = [(b"retry-after", str(exc.retry_after).encode())]
+            await send_detail(send, 429, str(exc), retry)
+            return
         await self._app(scope, receive, send)
 
     def _principal(self, ctx: Context) -> Principal:

@@ -52,6 +52,10 @@ class Metrics:
             "shifu_watch_pending", "watched files changed and not yet ingested",
             registry=self.registry,
         )  # fmt: skip
+        self.rate_limited = prometheus.Counter(
+            "shifu_rate_limited", "requests refused with 429, by route class", ["route_class"],
+            registry=self.registry,
+        )  # fmt: skip
         self.errors = prometheus.Counter(
             "shifu_errors", "error responses (4xx and 5xx)", ["status"], registry=self.registry
         )
@@ -59,6 +63,9 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         prometheus = require("prometheus_client", "prometheus-client")
         return prometheus.generate_latest(self.registry), prometheus.CONTENT_TYPE_LATEST
+
+    def count_rate_limited(self, route_class: str) -> None:
+        self.rate_limited.labels(route_class).inc()
 
     def count_ingest(self, files: list[dict[str, str]]) -> None:
         for row in files:

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from service.auth import ANONYMOUS, Principal, Role, authenticate
+from service.ratelimit import RateLimited, RateLimits, caller_of, route_class
 from service.runtime import Runtime
 
 MAX_KEY_CHARS = 200
@@ -70,7 +71,21 @@ def get_principal(
     except AuthError as exc:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
     request.state.key_id = principal.key_id
+    limited(request, principal, runtime.settings.auth)
     return principal
+
+
+def limited(request: Request, principal: Principal, auth: bool) -> None:
+    """Draw on the caller's rate budget for this route (429 with Retry-After when spent)."""
+    route = route_class(request.method, request.url.path)
+    if route is None:
+        return
+    host = request.client.host if request.client else None
+    limits: RateLimits = request.app.state.rate_limits
+    try:
+        limits.hit(route, caller_of(principal.key_id, auth, host))
+    except RateLimited as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
 
 
 def require(role: Role) -> Callable[[Principal], Principal]:

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = Field(default=None, description="user:password or API key")
     milvus_db: str | None = Field(default=None, description="Milvus database (default 'default')")
     milvus_collection: str = Field(default="shifu", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    # per-key rate limits: RATE requests a second, bursts of BURST (service/ratelimit.py)
+    rate_query: float = Field(default=20.0, ge=0, description="searches and reads a second "
+                              "per key (0: no limit)")  # fmt: skip
+    burst_query: int = Field(default=40, ge=1)
+    rate_upload: float = Field(default=2.0, ge=0, description="uploads and deletions a second")
+    burst_upload: int = Field(default=10, ge=1)
+    rate_admin: float = Field(default=5.0, ge=0, description="admin reads a second")
+    burst_admin: int = Field(default=20, ge=1)
     watch_debounce: float = Field(
         default=2.0, ge=0.05, le=3600, description="quiet seconds before a watched change is "
         "ingested (a copy in progress waits)",
