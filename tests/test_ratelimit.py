@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from ingest.pipeline import ingest
 from retriever.store.index_store import IndexStore
 from service.app import create_app
-from service.auth import add_key
 from service.settings import Settings
 from tests.conftest import bearer
 from tests.fakes import FakeEncoder
