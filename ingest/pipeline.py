@@ -67,7 +67,7 @@ def ingest(
         loading = _load_changed(files, writer, encoder, config, summary, reader)
         pending = _write_as_loaded(loading, writer, encoder, progress or NoProgress(), summary)
         pair_versions(writer, [p.document for p in pending], reader)
-        summary.removed = prune_missing(writer) if prune else remove_paths(writer, gone)
+        summary.remove(prune_missing(writer) if prune else remove_paths(writer, gone))
         summary.superseded = _superseded(writer, pending)
         if summary.added or summary.updated or summary.removed:
             summary.generation = writer.commit().generation
@@ -264,6 +264,7 @@ def _write(
         summary.updated += item.is_update
         summary.added += not item.is_update
         summary.files.append({"path": item.document.path, "doc_id": item.document.doc_id,
+                              "revision": item.document.meta.revision or "",
                               "status": "updated" if item.is_update else "added"})  # fmt: skip
         summary.pages += len(item.document.pages)
         summary.ocr_pages += sum(c is not None for c in item.document.ocr)

@@ -11,22 +11,22 @@ from retriever.store.index_store import IndexStore, StoreWriter
 from retriever.store.rows import DocumentRow
 
 
-def prune_missing(writer: StoreWriter) -> int:
+def prune_missing(writer: StoreWriter) -> list[DocumentRow]:
     """Every document whose file no longer exists."""
     return _delete(writer, [doc for doc in writer.documents() if not Path(doc.path).exists()])
 
 
-def remove_paths(writer: StoreWriter, paths: Collection[Path]) -> int:
+def remove_paths(writer: StoreWriter, paths: Collection[Path]) -> list[DocumentRow]:
     """The documents of these files (absolute paths, as ingest stores them)."""
     wanted = {str(path) for path in paths}
     return _delete(writer, [doc for doc in writer.documents() if doc.path in wanted]
                    if wanted else [])  # fmt: skip
 
 
-def _delete(writer: StoreWriter, documents: list[DocumentRow]) -> int:
+def _delete(writer: StoreWriter, documents: list[DocumentRow]) -> list[DocumentRow]:
     for doc in documents:
         writer.delete_document(doc.key)
-    return len(documents)
+    return documents
 
 
 def stored(store: IndexStore, paths: Collection[Path]) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.loaders.files import LoadError
+from retriever.store.rows import DocumentRow
 
 
 @dataclass
@@ -49,6 +50,13 @@ class IngestSummary:
             self.skipped[extension] = self.skipped.get(extension, 0) + 1
             self.files.append({"path": str(path), "status": "skipped",
                                "reason": f"{extension} files are not read"})  # fmt: skip
+
+    def remove(self, documents: list[DocumentRow]) -> None:
+        """Documents taken out because their files are gone."""
+        self.removed += len(documents)
+        for doc in documents:
+            self.files.append({"path": doc.path, "status": "removed", "doc_id": doc.doc_id,
+                               "revision": doc.meta.revision or ""})  # fmt: skip
 
     def warn(self, path: str, message: str) -> None:
         self.warnings.append({"path": path, "message": message})

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ingest.loaders.ocr import PageReader
 from retriever.filters import check_filters
 from retriever.store.rows import DocumentRow
+from service.audit import Actor, ingest_events
 from service.auth import Principal
 from service.contract import errors
 from service.jobs import JobRunner
@@ -71,14 +72,16 @@ def upload(
     with cleaned(staged):
         placed = [place(item, sidecar) for item in staged]
     metrics.count_ingest(results)  # the files refused before ingest
+    actor = Actor(principal.key_id, "http")
+    runtime.audit.record(ingest_events(actor, [{**row, "path": row["file"]} for row in results]))
     if not placed:
         return JSONResponse({"job": None, "files": results}, status_code=422)
     if total > settings.background_upload_bytes:
         job = jobs_of(request).submit(
-            [p.target.name for p in placed], lambda: _ingest(runtime, metrics, placed, [])
+            [p.target.name for p in placed], lambda: _ingest(runtime, metrics, placed, [], actor)
         )
         return JSONResponse({"job": _job(job), "files": results}, status_code=202)
-    body = _ingest(runtime, metrics, placed, results)
+    body = _ingest(runtime, metrics, placed, results, actor)
     accepted = any(f["status"] != "failed" for f in body["files"])
     return JSONResponse(body, status_code=200 if accepted else 422)
 
@@ -138,12 +141,17 @@ def _problems(exc: ValidationError) -> str:
 
 
 def _ingest(
-    runtime: Runtime, metrics: Metrics, placed: list[Placed], results: list[dict[str, str]]
+    runtime: Runtime,
+    metrics: Metrics,
+    placed: list[Placed],
+    results: list[dict[str, str]],
+    actor: Actor,
 ) -> dict[str, Any]:
     """Ingest the placed uploads; a refused file's predecessor is put back, and so is every
     file when the ingest itself could not run."""
     try:
-        summary = runtime.ingest([p.target for p in placed], prune=False, progress=None)
+        summary = runtime.ingest([p.target for p in placed], prune=False, progress=None,
+                                 actor=actor)  # fmt: skip
     except BaseException:
         for item in placed:
             settle(item, accepted=False)
@@ -254,7 +262,7 @@ def delete_document(
             _, everything = snapshot.documents_where({"doc_id": [doc_id]}, True, None)
         if {row.key for row, _ in everything} != visible:
             raise HTTPException(403, f"{doc_id!r} has revisions outside your access groups")
-    removed = runtime.remove(doc_id, revision)
+    removed = runtime.remove(doc_id, revision, Actor(principal.key_id, "http"))
     if not removed:
         raise HTTPException(404, f"no revision {revision!r} of {doc_id!r}")
     uploads = runtime.settings.uploads_dir.resolve()

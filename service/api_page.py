@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.loaders.decode import DecodeError, decode_text
 from service.api_documents import chosen_revision
+from service.audit import Actor, Event
 from service.contract import errors
 from service.feedback import FeedbackStore
 from service.links import TEXT_SUFFIXES, LinkError, sign, verify
@@ -93,6 +94,9 @@ def add_feedback(
     judged = (row.document.doc_id, row.chunk.text, row.document.title)
     feedback_id = feedback_of(request).add(body.question, body.chunk_id, body.verdict,
                                            principal.key_id, judged)  # fmt: skip
+    runtime.audit.record([Event.by(Actor(principal.key_id, "http"), "feedback",
+                                   doc_id=row.document.doc_id, target=f"passage {body.chunk_id}",
+                                   detail=body.verdict)])  # fmt: skip
     return {"id": feedback_id}
 
 

@@ -15,7 +15,7 @@ from retriever.models.encoder import EncoderError
 from retriever.ranking.modes import SearchError
 from retriever.ranking.search import SearchResult
 from retriever.store.errors import ModelMismatchError, StoreError, WriterBusyError
-from service import api_documents, api_glossary, api_page
+from service import api_audit, api_documents, api_glossary, api_page
 from service.answering import QuestionError, answer, expansion_rows
 from service.auth import KeyFileError
 from service.contract import errors, install_contract
@@ -66,7 +66,7 @@ def create_app(settings: Settings, encoder_factory: EncoderFactory | None = None
     _add_routes(app)
     _add_operations(app)
     app.state.feedback = FeedbackStore(settings.home / FEEDBACK_DB)
-    for router in (api_documents.router, api_page.router, api_glossary.router):
+    for router in (api_documents.router, api_page.router, api_glossary.router, api_audit.router):
         app.include_router(router, responses=errors())
     install_contract(app, settings)
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from service.audit import AUDIT_DB, Actor, AuditLog, Event
 from service.auth import ROLES, Role, add_key, read_key_file, write_key_file
 from service.cli_common import HomeOption, make_settings
 from service.cli_errors import fail_cleanly
@@ -34,6 +35,7 @@ def add(
     checked_role: Role = role  # type: ignore[assignment]
     with fail_cleanly():
         key = add_key(_path(home), key_id, checked_role, group or [])
+    _audit(home, "key_add", key_id, f"role {role}; groups {','.join(group or []) or '-'}")
     typer.echo(key)
     typer.echo(f"key {key_id!r} ({role}) added; it is shown only now", err=True)
 
@@ -55,3 +57,13 @@ def remove(key_id: Annotated[str, typer.Argument()], home: HomeOption = None) ->
         typer.echo(f"error: no key {key_id!r}", err=True)
         raise typer.Exit(2)
     write_key_file(path, kept)
+    _audit(home, "key_remove", key_id, None)
+
+
+def _audit(home: Path | None, action: str, key_id: str, detail: str | None) -> None:
+    """Key changes go in the home's audit log (the key's id, never the key)."""
+    log = AuditLog(make_settings(home).home / AUDIT_DB)
+    try:
+        log.record([Event.by(Actor.local(), action, target=key_id, detail=detail)])
+    finally:
+        log.close()

@@ -29,6 +29,7 @@ from retriever.store.index_store import IndexStore
 from retriever.store.manifest import Manifest
 from retriever.store.rows import DocumentRow
 from retriever.store.snapshot import GenerationSnapshot
+from service.audit import AUDIT_DB, Actor, AuditLog, Event, ingest_events
 from service.auth import ApiKey, parse_keys, read_key_file
 from service.settings import Settings
 
@@ -58,6 +59,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._keys: tuple[float | None, list[ApiKey]] | None = None
         self._readers: dict[GenerationSnapshot, int] = {}
+        self._audit: AuditLog | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -71,6 +73,14 @@ class Runtime:
     @property
     def encoder_loaded(self) -> bool:
         return self._encoder is not None
+
+    @property
+    def audit(self) -> AuditLog:
+        """HOME/audit.sqlite, opened by the first change (a query never creates it)."""
+        with self._lock:
+            if self._audit is None:
+                self._audit = AuditLog(self.settings.home / AUDIT_DB)
+            return self._audit
 
     @contextmanager
     def reading(self) -> Iterator[GenerationSnapshot]:
@@ -162,14 +172,17 @@ class Runtime:
         with self.reading() as snapshot:
             return snapshot.glossary(groups)
 
-    def add_term(self, term: Term) -> IngestSummary:
+    def add_term(self, term: Term, actor: Actor | None = None) -> IngestSummary:
         """Add a term to this home's own glossary file (HOME/glossary/added-glossary.csv) and
         ingest it: a new generation, with no model loaded."""
         path = self.settings.home / ADDED_GLOSSARY
         path.parent.mkdir(parents=True, exist_ok=True)
         existing = path.read_bytes() if path.is_file() else None
         atomic_write(path, with_term(existing, term))
-        return self.ingest([path], prune=False, progress=None)
+        actor = actor or Actor.local()
+        summary = self.ingest([path], prune=False, progress=None, actor=actor)
+        self.audit.record([Event.by(actor, "glossary_add", target=f"{term.zh} = {term.en}")])
+        return summary
 
     @property
     def chunking(self) -> ChunkingConfig:
@@ -178,10 +191,16 @@ class Runtime:
     def ingest(
         self, paths: Sequence[Path | SourceFile], prune: bool, progress: Progress | None,
         ocr_progress: Progress | None = None, gone: Collection[Path] = (),
+        actor: Actor | None = None,
     ) -> IngestSummary:
+        """Ingest, and record in the audit log each file it added, updated, removed or
+        refused (`actor`: who asked; by default whoever runs this process)."""
         self.store.check_writer_free()  # before the model loads, which takes seconds
-        return ingest(paths, self.store, self._deferred(self._ingest_encoder), self.chunking,
-                      prune, progress, ocr_progress, gone)  # fmt: skip
+        summary = ingest(paths, self.store, self._deferred(self._ingest_encoder), self.chunking,
+                         prune, progress, ocr_progress, gone)  # fmt: skip
+        changes = [row for row in summary.files if row["status"] != "unchanged"]
+        self.audit.record(ingest_events(actor or Actor.local(), changes))
+        return summary
 
     def _deferred(
         self, load: Callable[[], Encoder] | None = None, quick: bool = False
@@ -212,5 +231,11 @@ class Runtime:
         return RayEncoder(self.encoder, load, self.settings.ray_workers,
                           self.settings.batch_size, self.settings.ray_address)  # fmt: skip
 
-    def remove(self, doc_id: str, revision: str | None = None) -> list[DocumentRow]:
-        return remove_documents(self.store, self.encoder, doc_id, revision)
+    def remove(
+        self, doc_id: str, revision: str | None = None, actor: Actor | None = None
+    ) -> list[DocumentRow]:
+        removed = remove_documents(self.store, self.encoder, doc_id, revision)
+        self.audit.record(Event.by(actor or Actor.local(), "delete", doc_id=doc_id,
+                                   revision=row.meta.revision, target=row.source)
+                          for row in removed)  # fmt: skip
+        return removed

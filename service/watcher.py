@@ -21,11 +21,13 @@ from typing import Any
 from ingest.loaders.files import SIDECAR_SUFFIX, SourceFile, kind_of, walk
 from ingest.summary import IngestSummary
 from retriever.store.errors import WriterBusyError
+from service.audit import Actor
 from service.runtime import Runtime
 from service.settings import Settings
 
 logger = logging.getLogger("shifu.watch")
 Signature = tuple[int, int]  # size and modification time (ns): what "changed" means here
+WATCHER = Actor("watch", "watch")  # who the audit log names for a watched folder's changes
 TICK_SECONDS = 0.25  # how often pending changes are looked at between events
 
 
@@ -199,7 +201,8 @@ class FolderWatcher:
         deleted = {main for main in map(_document_of, gone)
                    if not main.exists() and kind_of(main) is not None}  # fmt: skip
         try:
-            summary = self.runtime.ingest(sources, prune=False, progress=None, gone=deleted)
+            summary = self.runtime.ingest(sources, prune=False, progress=None, gone=deleted,
+                                          actor=WATCHER)  # fmt: skip
         except WriterBusyError:
             self._retry_at = self.clock() + self.config.debounce  # another writer: try again
             logger.info("watch: another ingest is writing; retrying")
