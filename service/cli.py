@@ -1,7 +1,7 @@
 """`shifu`: a thin command line over the Python API: ingest, query, eval and serve here; keys
 (cli_keys.py), feedback export (cli_feedback.py), glossary (cli_glossary.py), migrate
-(cli_store.py), tune (cli_tune.py), mcp (cli_mcp.py), watch (cli_watch.py) and audit
-(cli_audit.py) beside it."""
+(cli_store.py), tune (cli_tune.py), mcp (cli_mcp.py), watch (cli_watch.py), audit
+(cli_audit.py), backup and restore (cli_backup.py) beside it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from retriever.ranking.modes import DEFAULT_MODE, described, reranks
 from service import cli_common
 from service.answering import QuestionError, checked_question
 from service.cli_audit import audit_cmd
+from service.cli_backup import backup_cmd, restore_cmd
 from service.cli_common import Bar, HomeOption, JsonOption, make_settings, progress_bars
 from service.cli_errors import err, fail_cleanly
 from service.cli_feedback import feedback_app
@@ -42,6 +43,8 @@ app.command("tune")(tune_cmd)
 app.command("mcp")(mcp_cmd)
 app.command("watch")(watch_cmd)
 app.command("audit")(audit_cmd)
+app.command("backup")(backup_cmd)
+app.command("restore")(restore_cmd)
 
 
 @app.command("ingest")

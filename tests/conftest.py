@@ -31,6 +31,17 @@ SAMPLE_FILES = 17  # in corpus/: SOPs, a second revision, interviews, a scan, a 
 
 
 @pytest.fixture(autouse=True, scope="session")
+def no_rate_limits() -> Iterator[None]:
+    """Tests send requests as fast as a machine allows, which is not what they are about;
+    tests/test_ratelimit.py sets its own budgets (arguments win over the environment).
+    Servers the tests start in subprocesses inherit this."""
+    with pytest.MonkeyPatch.context() as patch:
+        for route_class in ("QUERY", "UPLOAD", "ADMIN"):
+            patch.setenv(f"SHIFU_RATE_{route_class}", "0")
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def ocr_once_per_session() -> Iterator[None]:
     """Many tests ingest the sample corpus into a fresh home, whose OCR cache starts empty:
     the real OCR reads each distinct page once per session, not once per home."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from retriever.fsutil import LockBusy, acquire_lock, atomic_write, fsync_tree, temp_files
-from retriever.store.errors import WriterBusyError
+from retriever.store.errors import StoreError, WriterBusyError
 from retriever.store.faults import crash_point
 
 INDEX_DIR = "index"
@@ -125,3 +125,27 @@ def _prune(root: Path, keep: int) -> None:
     generations = sorted(p for p in root.glob(f"{_PREFIX}*") if p.is_dir())
     for old in generations[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def copy_live(root: Path, target: Path, attempts: int = 5) -> str | None:
+    """Copy the live generation, CURRENT naming it and the OCR cache into `target` (an empty
+    folder), without the writer lock: a published generation never changes, so a copy that
+    found every file of it is consistent. Only pruning removes one (after two more commits);
+    a copy it cut short is made again from the new CURRENT. None for an empty index."""
+    for _ in range(attempts):
+        live = live_name(root)
+        if live is None:
+            return None
+        copied = target / live
+        try:
+            shutil.copytree(root / live, copied)
+        except (OSError, shutil.Error):  # pruned while we copied it
+            shutil.rmtree(copied, ignore_errors=True)
+            continue
+        (target / CURRENT).write_text(live)
+        if (root / OCR_CACHE).is_dir():  # a cache: what is there now is enough
+            shutil.copytree(root / OCR_CACHE, target / OCR_CACHE, dirs_exist_ok=True,
+                            ignore_dangling_symlinks=True)  # fmt: skip
+        return live
+    raise StoreError(f"the live generation of {root} changed {attempts} times while it was "
+                     "copied; try again when ingests are quieter")  # fmt: skip

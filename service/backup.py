@@ -1,0 +1,187 @@
+"""`shifu backup DEST` and `shifu restore SRC --home NEW`: a consistent copy of a live home.
+
+A backup holds the live index generation (metadata, BM25, vectors), the API keys, feedback,
+the audit log, the home's glossary file, uploaded originals, tuned models and the link secret,
+under DEST/home/, with DEST/backup.json listing every file's size and SHA-256. It is taken
+while the service serves and while an ingest runs: a generation is never changed once live,
+and the SQLite files are copied by SQLite's online backup. A restore verifies every checksum
+before it writes anything, and refuses a home that is not empty. Both build in a staging
+folder renamed into place, so a crash leaves no half-written backup or home."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retriever.fsutil import fsync_tree
+from retriever.models.tuned import tuned_root
+from retriever.store import layout
+from retriever.store.manifest import read_manifest
+from service.audit import AUDIT_DB
+from service.feedback import FEEDBACK_DB
+from service.settings import Settings
+
+BACKUP_MANIFEST = "backup.json"
+FORMAT = 1
+HOME = "home"  # DEST/home/ mirrors the home's layout
+SQLITE_FILES = (FEEDBACK_DB, AUDIT_DB)
+LINK_SECRET = "link-secret"
+
+
+class BackupError(RuntimeError):
+    """A backup that cannot be taken or restored: said why, nothing half-written left."""
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    folder: Path
+    generation: str | None
+    files: int
+    bytes: int
+    seconds: float
+
+
+def backup(settings: Settings, dest: Path) -> BackupReport:
+    began = time.perf_counter()
+    if settings.store == "milvus":
+        raise BackupError("this home keeps its vectors in Milvus: back the collection up with "
+                          "Milvus's own tools; `shifu backup` copies FAISS homes")  # fmt: skip
+    _check_empty(dest, "backup folder")
+    staging = _staging(dest)
+    try:
+        copied = staging / HOME
+        generation = layout.copy_live(layout.index_root(settings.home),
+                                      copied / layout.INDEX_DIR)  # fmt: skip
+        _copy_home_files(settings, copied)
+        files = _checksums(copied)
+        _write_manifest(staging, settings, generation, files)
+        fsync_tree(staging)
+        _move_into_place(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    size = sum(entry["size"] for entry in files.values())
+    return BackupReport(dest, generation, len(files), size, time.perf_counter() - began)
+
+
+def _copy_home_files(settings: Settings, copied: Path) -> None:
+    home = settings.home
+    for name in SQLITE_FILES:
+        if (home / name).is_file():
+            _copy_sqlite(home / name, copied / name)
+    if settings.key_path.is_file():
+        shutil.copy2(settings.key_path, copied / "keys.yaml")
+    if (home / LINK_SECRET).is_file():
+        shutil.copy2(home / LINK_SECRET, copied / LINK_SECRET)
+    skip = shutil.ignore_patterns(".staging", ".*.tmp-*")  # uploads and tunes in progress
+    for folder in (settings.uploads_dir, home / "glossary", tuned_root(home)):
+        if folder.is_dir():
+            target = copied / folder.relative_to(home)
+            shutil.copytree(folder, target, ignore=skip, dirs_exist_ok=True)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """SQLite's online backup: a consistent copy while the service writes to it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source, timeout=30) as live, sqlite3.connect(target) as copy:
+        live.backup(copy)
+    copy.close()
+
+
+def _checksums(folder: Path) -> dict[str, dict[str, Any]]:
+    return {
+        path.relative_to(folder).as_posix(): {"size": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_manifest(
+    staging: Path, settings: Settings, generation: str | None, files: dict[str, Any]
+) -> None:
+    index = layout.index_root(staging / HOME)
+    manifest = read_manifest(index / generation) if generation else None
+    record = {"format": FORMAT, "created_at": time.time(), "source_home": str(settings.home),
+              "generation": generation, "model": manifest.model if manifest else None,
+              "chunks": manifest.count if manifest else 0, "files": files}  # fmt: skip
+    (staging / BACKUP_MANIFEST).write_text(json.dumps(record, indent=1, ensure_ascii=False))
+
+
+def restore(source: Path, home: Path) -> BackupReport:
+    """Verify the backup at `source`, then make it the home at `home` (empty or absent)."""
+    began = time.perf_counter()
+    record = read_backup(source)
+    corrupt = verify(source, record)
+    if corrupt:
+        raise BackupError(f"the backup at {source} is damaged: {'; '.join(corrupt[:5])}"
+                          f"{f' (and {len(corrupt) - 5} more)' if len(corrupt) > 5 else ''}")
+    _check_empty(home, "home")
+    staging = _staging(home)
+    try:
+        shutil.copytree(source / HOME, staging, dirs_exist_ok=True)
+        fsync_tree(staging)
+        _move_into_place(staging, home)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    size = sum(entry["size"] for entry in record["files"].values())
+    return BackupReport(home, record["generation"], len(record["files"]), size,
+                        time.perf_counter() - began)  # fmt: skip
+
+
+def read_backup(source: Path) -> dict[str, Any]:
+    try:
+        record: dict[str, Any] = json.loads((source / BACKUP_MANIFEST).read_text())
+    except FileNotFoundError as exc:
+        raise BackupError(f"{source} is not a Shifu backup (no {BACKUP_MANIFEST})") from exc
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"cannot read {source / BACKUP_MANIFEST}: {exc}") from exc
+    if record.get("format") != FORMAT or not isinstance(record.get("files"), dict):
+        raise BackupError(f"{source} is a backup of format {record.get('format')!r}; this "
+                          f"Shifu reads format {FORMAT}")  # fmt: skip
+    return record
+
+
+def verify(source: Path, record: dict[str, Any]) -> list[str]:
+    """What does not match the manifest: missing files, other sizes, other checksums."""
+    problems = []
+    for name, entry in record["files"].items():
+        path = source / HOME / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
+            problems.append(f"{name} does not match its checksum")
+    return problems
+
+
+def _check_empty(folder: Path, what: str) -> None:
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise BackupError(f"the {what} {folder} is not empty; give a new or empty folder")
+
+
+def _staging(final: Path) -> Path:
+    staging = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _move_into_place(staging: Path, final: Path) -> None:
+    if final.is_dir():  # empty, checked before: replaced by the complete copy
+        final.rmdir()
+    os.replace(staging, final)
