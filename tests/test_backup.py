@@ -114,7 +114,7 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(
         vectors.write_bytes(data[:-1])
     else:
         vectors.unlink()
-    with pytest.raises(BackupError, match="damaged: index/gen-000001/vectors.faiss"):
+    with pytest.raises(BackupError, match=r"damaged: index/gen-000001/vectors\.faiss"):
         restore(tmp_path / "bk", tmp_path / "new")
     assert not (tmp_path / "new").exists()
     (tmp_path / "bk" / BACKUP_MANIFEST).unlink()
