@@ -262,6 +262,20 @@ def test_a_bad_key_shows_the_error_state(page: Page, site: Site) -> None:
     expect(status).to_contain_text("API key required")
 
 
+def test_a_rate_limited_search_says_when_to_retry(page: Page, site: Site) -> None:
+    sign_in(page, site.reader)
+    detail = {"detail": "rate limit for query requests reached; retry in 7 s"}
+    page.route("**/v1/query", lambda route: route.fulfill(
+        status=429, headers={"Retry-After": "7"}, content_type="application/json",
+        body=json.dumps(detail)))  # fmt: skip
+    ask(page, FLASH)
+    status = page.locator("#status")
+    expect(status).to_have_attribute("data-state", "error")
+    expect(status).to_contain_text("請求太頻繁，請於 7 秒後再試")
+    page.click("button[data-lang=en]")
+    expect(status).to_contain_text("Too many requests: try again in 7 s")
+
+
 def test_feedback_lands_in_the_api_and_the_export(page: Page, site: Site, tmp_path: Path) -> None:
     sign_in(page, site.reader)
     ask_ok(page, FLASH)
