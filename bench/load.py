@@ -214,7 +214,9 @@ def _home(given: Path | None) -> Iterator[Path]:
 def _run(args: argparse.Namespace, home: Path, cap: float) -> bool:
     fake = args.model == "fake"
     run = f"{time.strftime('%H%M%S')}{random.randrange(16**4):04x}"
-    env = {**os.environ, "SHIFU_BACKGROUND_UPLOAD_BYTES": str(args.background_bytes)}
+    env = {**os.environ, "SHIFU_BACKGROUND_UPLOAD_BYTES": str(args.background_bytes),
+           # throughput is measured with one key for every client: per-key limits off
+           "SHIFU_RATE_QUERY": "0", "SHIFU_RATE_UPLOAD": "0"}  # fmt: skip
     if not fake:
         env["SHIFU_MODEL"] = args.model
     port = args.port or _free_port()
