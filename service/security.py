@@ -66,24 +66,27 @@ def get_principal(
     _bearer: Annotated[object, Depends(BEARER)],
     _header: Annotated[object, Depends(API_KEY_HEADER)],
 ) -> Principal:
+    host = request.client.host if request.client else None
     try:
         principal = principal_for_key(runtime, presented_key(request.headers))
     except AuthError as exc:
+        # requests without a valid key draw on their address's budget: guessing keys is
+        # limited as well
+        limited(request, caller_of("", False, host))
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
     request.state.key_id = principal.key_id
-    limited(request, principal, runtime.settings.auth)
+    limited(request, caller_of(principal.key_id, runtime.settings.auth, host))
     return principal
 
 
-def limited(request: Request, principal: Principal, auth: bool) -> None:
+def limited(request: Request, caller: str) -> None:
     """Draw on the caller's rate budget for this route (429 with Retry-After when spent)."""
     route = route_class(request.method, request.url.path)
     if route is None:
         return
-    host = request.client.host if request.client else None
     limits: RateLimits = request.app.state.rate_limits
     try:
-        limits.hit(route, caller_of(principal.key_id, auth, host))
+        limits.hit(route, caller)
     except RateLimited as exc:
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
 

@@ -29,7 +29,7 @@ runner = CliRunner()
 
 def _answers(home: Path) -> list[object]:
     runtime = Runtime(Settings(home=home), encoder_factory=lambda _: FakeEncoder())
-    found = []
+    found: list[object] = []
     for question in QUESTIONS:
         for mode in ("hybrid", "bm25", "dense"):
             result = runtime.query(question, 5, mode)

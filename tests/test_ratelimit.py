@@ -47,6 +47,16 @@ def test_a_key_over_its_budget_gets_429_and_other_keys_do_not(
     assert 'shifu_rate_limited_total{route_class="query"} 4.0' in metrics
 
 
+def test_guessing_keys_is_limited_by_address(
+    tmp_path: Path, corpus_copy: Path, api_keys: dict[str, str]
+) -> None:
+    client = _app(tmp_path, corpus_copy, **TIGHT)
+    wrong = bearer("shifu_guess")
+    statuses = [client.post("/v1/query", json=ASK, headers=wrong).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    assert client.post("/v1/query", json=ASK, headers=bearer(api_keys["reader"])).status_code == 200
+
+
 def test_limits_hold_without_auth_on_loopback(tmp_path: Path, corpus_copy: Path) -> None:
     client = _app(tmp_path, corpus_copy, auth=False, **TIGHT)
     statuses = [client.post("/v1/query", json=ASK).status_code for _ in range(4)]
