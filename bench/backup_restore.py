@@ -69,7 +69,7 @@ def _measure(name: str, sources: list[Path], work: Path) -> None:
     finally:
         stop.set()
         queries.join()
-    restored = restore(work / "backup", work / "restored")
+    restored = restore(work / "backup", Settings(home=work / "restored"))
     again = Runtime(Settings(home=work / "restored"), encoder_factory=lambda _: encoder)
     same = [p.citation.label for p in again.query(QUESTION, 5).passages] == before
     print(f"{name}: {summary.chunks} chunks (indexed in {built:.1f} s); backup "

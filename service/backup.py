@@ -24,6 +24,8 @@ from retriever.fsutil import fsync_tree
 from retriever.models.tuned import tuned_root
 from retriever.store import layout
 from retriever.store.manifest import read_manifest
+from retriever.store.milvus.backend import MilvusBackend
+from retriever.store.milvus.collection import MilvusTarget
 from service.audit import AUDIT_DB
 from service.feedback import FEEDBACK_DB
 from service.settings import Settings
@@ -50,15 +52,11 @@ class BackupReport:
 
 def backup(settings: Settings, dest: Path) -> BackupReport:
     began = time.perf_counter()
-    if settings.store == "milvus":
-        raise BackupError("this home keeps its vectors in Milvus: back the collection up with "
-                          "Milvus's own tools; `shifu backup` copies FAISS homes")  # fmt: skip
     _check_empty(dest, "backup folder")
     staging = _staging(dest)
     try:
         copied = staging / HOME
-        generation = layout.copy_live(layout.index_root(settings.home),
-                                      copied / layout.INDEX_DIR)  # fmt: skip
+        generation = _copy_index(settings, copied / layout.INDEX_DIR)
         _copy_home_files(settings, copied)
         files = _checksums(copied)
         _write_manifest(staging, settings, generation, files)
@@ -69,6 +67,27 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
         raise
     size = sum(entry["size"] for entry in files.values())
     return BackupReport(dest, generation, len(files), size, time.perf_counter() - began)
+
+
+def _copy_index(settings: Settings, index: Path, attempts: int = 5) -> str | None:
+    """The live generation; for a Milvus home, its rows exported from the collection too
+    (copied again when a newer commit deleted some of them meanwhile)."""
+    root = layout.index_root(settings.home)
+    for _ in range(attempts):
+        generation = layout.copy_live(root, index)
+        if settings.store != "milvus" or generation is None:
+            return generation
+        from retriever.store.milvus.export import ExportChanged, export_rows
+
+        dim = read_manifest(index / generation).dim
+        collection = MilvusBackend(settings.milvus_target()).collection(dim)
+        try:
+            export_rows(collection, index / generation, index / layout.MILVUS_EXPORT)
+            return generation
+        except ExportChanged:
+            shutil.rmtree(index, ignore_errors=True)
+    raise BackupError(f"the live generation kept changing while its vectors were exported "
+                      f"from Milvus ({attempts} tries); try again when ingests are quieter")
 
 
 def _copy_home_files(settings: Settings, copied: Path) -> None:
@@ -118,13 +137,17 @@ def _write_manifest(
     manifest = read_manifest(index / generation) if generation else None
     record = {"format": FORMAT, "created_at": time.time(), "source_home": str(settings.home),
               "generation": generation, "model": manifest.model if manifest else None,
-              "chunks": manifest.count if manifest else 0, "files": files}  # fmt: skip
+              "chunks": manifest.count if manifest else 0, "store": settings.store,
+              "collection": settings.milvus_collection if settings.store == "milvus" else None,
+              "files": files}  # fmt: skip
     (staging / BACKUP_MANIFEST).write_text(json.dumps(record, indent=1, ensure_ascii=False))
 
 
-def restore(source: Path, home: Path) -> BackupReport:
-    """Verify the backup at `source`, then make it the home at `home` (empty or absent)."""
-    began = time.perf_counter()
+def restore(source: Path, settings: Settings) -> BackupReport:
+    """Verify the backup at `source`, then make it the home at `settings.home` (empty or
+    absent); a Milvus home's vectors go into `settings`' Milvus, under the backed-up
+    collection's name (which must be new or empty there)."""
+    began, home = time.perf_counter(), settings.home
     record = read_backup(source)
     corrupt = verify(source, record)
     if corrupt:
@@ -134,6 +157,8 @@ def restore(source: Path, home: Path) -> BackupReport:
     staging = _staging(home)
     try:
         shutil.copytree(source / HOME, staging, dirs_exist_ok=True)
+        if record.get("store") == "milvus":
+            _import_vectors(staging, settings.milvus_target(record["collection"]))
         fsync_tree(staging)
         _move_into_place(staging, home)
     except BaseException:
@@ -142,6 +167,14 @@ def restore(source: Path, home: Path) -> BackupReport:
     size = sum(entry["size"] for entry in record["files"].values())
     return BackupReport(home, record["generation"], len(record["files"]), size,
                         time.perf_counter() - began)  # fmt: skip
+
+
+def _import_vectors(staging: Path, target: MilvusTarget) -> None:
+    from retriever.store.milvus.export import import_rows
+
+    export = layout.index_root(staging) / layout.MILVUS_EXPORT
+    import_rows(staging, export, target)
+    export.unlink()  # in Milvus now; the home does not keep a second copy
 
 
 def read_backup(source: Path) -> dict[str, Any]:

@@ -39,9 +39,10 @@ def restore_cmd(
     source: Annotated[Path, typer.Argument(help="a folder `shifu backup` wrote")],
     home: Annotated[Path, typer.Option("--home", help="the new home (absent or empty)")],
 ) -> None:
-    """Verify every checksum of a backup, then make it the home at --home."""
+    """Verify every checksum of a backup, then make it the home at --home (a Milvus home's
+    vectors go into SHIFU_MILVUS_URI, under the backed-up collection's name)."""
     with _reported():
-        report = restore(source, home)
+        report = restore(source, make_settings(home))
     _print(report, "restored")
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from ingest.pipeline import ingest
 from retriever.models.encoder import ProgressFn
 from retriever.store import layout
+from retriever.store.errors import StoreError
 from retriever.store.index_store import IndexStore
 from service import cli
 from service.audit import AUDIT_DB, Actor, AuditLog, Event
@@ -27,8 +28,8 @@ QUESTIONS = ("lockout padlock tag", "射出成型毛邊", "forklift tip over")
 runner = CliRunner()
 
 
-def _answers(home: Path) -> list[object]:
-    runtime = Runtime(Settings(home=home), encoder_factory=lambda _: FakeEncoder())
+def _answers(home: Path, settings: Settings | None = None) -> list[object]:
+    runtime = Runtime(settings or Settings(home=home), encoder_factory=lambda _: FakeEncoder())
     found: list[object] = []
     for question in QUESTIONS:
         for mode in ("hybrid", "bm25", "dense"):
@@ -92,7 +93,7 @@ def test_a_backup_during_an_ingest_restores_to_one_generation(home: Path, tmp_pa
         held.release.set()
         writer.join(60)
     assert during.generation == "gen-000001"
-    restore(tmp_path / "during", tmp_path / "restored")
+    restore(tmp_path / "during", Settings(home=tmp_path / "restored"))
     index = layout.index_root(tmp_path / "restored")
     assert sorted(p.name for p in index.iterdir() if p.name.startswith("gen-")) == ["gen-000001"]
     assert not list(index.glob(".gen-*"))  # no staging folder of the running ingest
@@ -115,8 +116,29 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(
     else:
         vectors.unlink()
     with pytest.raises(BackupError, match=r"damaged: index/gen-000001/vectors\.faiss"):
-        restore(tmp_path / "bk", tmp_path / "new")
+        restore(tmp_path / "bk", Settings(home=tmp_path / "new"))
     assert not (tmp_path / "new").exists()
     (tmp_path / "bk" / BACKUP_MANIFEST).unlink()
     with pytest.raises(BackupError, match="not a Shifu backup"):
-        restore(tmp_path / "bk", tmp_path / "new")
+        restore(tmp_path / "bk", Settings(home=tmp_path / "new"))
+
+
+def _milvus(home: Path, database: Path) -> Settings:
+    return Settings(home=home, store="milvus", milvus_uri=str(database), milvus_collection="plant")
+
+
+def test_a_milvus_home_is_backed_up_with_its_vectors_and_restored_into_a_new_milvus(
+    tmp_path: Path, corpus_copy: Path
+) -> None:
+    old = _milvus(tmp_path / "home", tmp_path / "old.db")
+    ingest([corpus_copy], IndexStore(old.home, old.vector_backend()), FakeEncoder())
+    before = _answers(old.home, old)
+    taken = backup(old, tmp_path / "bk")
+    assert taken.generation == "gen-000001"
+    assert (tmp_path / "bk" / HOME / "index" / layout.MILVUS_EXPORT).is_file()
+    new = _milvus(tmp_path / "new", tmp_path / "new.db")  # another Milvus
+    restore(tmp_path / "bk", new)
+    assert _answers(new.home, new) == before
+    with pytest.raises(StoreError, match="already holds vectors"):  # that Milvus again
+        restore(tmp_path / "bk", _milvus(tmp_path / "third", tmp_path / "new.db"))
+    assert not (tmp_path / "third").exists()

@@ -16,6 +16,7 @@ the writer lock, and publishing a staged generation. The one module that spells 
       .writer.lock             held by the one writer (CLI ingest, service, migrate)
       milvus-collection.json   the Milvus collection this home writes to
       migrate-milvus.json      checkpoint of an interrupted `shifu migrate --to milvus`
+      milvus-export.npz        in a backup only: the live generation's rows from Milvus
 
 A writer builds the next generation in a staging folder beside the live one and only then
 points CURRENT at it, so a crash at any point leaves the previous generation loadable.
@@ -45,6 +46,7 @@ MILVUS_SYNC = "vector_sync.json"
 LANGUAGE_SUMS = "language_sums.npz"
 MILVUS_CLAIM = "milvus-collection.json"
 MIGRATE_CHECKPOINT = "migrate-milvus.json"
+MILVUS_EXPORT = "milvus-export.npz"  # a backup's copy of a Milvus home's vectors
 WRITER_LOCK = ".writer.lock"
 OCR_CACHE = "ocr-cache"  # OCR results by page pixels, shared by every generation
 _PREFIX = "gen-"

@@ -53,7 +53,7 @@ class MilvusBackend:
         self, root: Path, live: Path | None, previous: Manifest | None, dim: int
     ) -> MilvusVectorWriter:
         collection = self.collection(dim)
-        _claim(root, collection, self.target)
+        claim(root, collection, self.target)
         return MilvusVectorWriter(collection, live, previous, dim)
 
     def reader(self, folder: Path, manifest: Manifest) -> MilvusDense:
@@ -63,7 +63,7 @@ class MilvusBackend:
         return {"collection": self.target.collection}
 
 
-def _claim(root: Path, collection: MilvusCollection, target: MilvusTarget) -> None:
+def claim(root: Path, collection: MilvusCollection, target: MilvusTarget) -> None:
     """A home writes only to a collection it created or adopted, never into another's data."""
     claim = root / MILVUS_CLAIM
     if claim.is_file() and json.loads(claim.read_text()).get("collection") == target.collection:
