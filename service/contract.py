@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from retriever.ranking.modes import available_modes
+from service.ratelimit import route_class
 from service.schemas import ErrorResponse, UploadMetadata
 from service.settings import Settings
 
@@ -57,6 +58,7 @@ def install_contract(app: FastAPI, settings: Settings) -> None:
             query["question"]["maxLength"] = settings.max_question_chars
             query["mode"]["enum"] = available_modes(settings.reranker is not None)
             _metadata_as_json(document, settings.max_upload_files)
+            _without_impossible(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -74,6 +76,20 @@ def _metadata_as_json(document: dict[str, Any], max_files: int) -> None:
     schemas[ref]["properties"]["metadata"] = {"$ref": REF.format(model="UploadMetadata")}
     schemas[ref]["properties"]["files"]["maxItems"] = max_files
     form["encoding"] = {"metadata": {"contentType": "application/json"}}
+
+
+def _without_impossible(document: dict[str, Any]) -> None:
+    """A route without a body cannot answer 400 (unparsable body) or 413; one without any
+    parameter or body cannot answer 422; one without a rate budget cannot answer 429."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            impossible = set() if "requestBody" in operation else {"400", "413"}
+            if "requestBody" not in operation and not operation.get("parameters"):
+                impossible.add("422")
+            if route_class(method.upper(), path) is None:
+                impossible.add("429")
+            for status in impossible:
+                operation["responses"].pop(status, None)
 
 
 async def _with_allow(request: Request, exc: Exception) -> Response:
