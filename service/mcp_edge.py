@@ -55,26 +55,35 @@ class HttpEdge:
             await send_detail(send, 503, "the MCP server is not running (the app was started "
                           "without its lifespan)")  # fmt: skip
             return
+        client = scope.get("client")
+        host = client[0] if client else None
         try:
             principal = principal_for_key(self.runtime, presented_key(Headers(scope=scope)))
-        except AuthError as exc:
+        except AuthError as exc:  # guessing keys draws on the address's budget, as on REST
+            if not await _within_budget(scope, send, caller_of("", False, host)):
+                return
             await send_detail(send, 401, str(exc), [(b"www-authenticate", b"Bearer")])
             return
         scope.setdefault("state", {})["key_id"] = principal.key_id  # for the request log
-        client = scope.get("client")
-        host = client[0] if client else None
-        try:  # an agent's call draws on its key's query budget
-            scope["app"].state.rate_limits.hit(
-                "query", caller_of(principal.key_id, self.runtime.settings.auth, host)
-            )
-        except RateLimited as exc:
-            retry = [(b"retry-after", str(exc.retry_after).encode())]
-            await send_detail(send, 429, str(exc), retry)
-            return
+        # an agent's call draws on its key's query budget
+        if not await _within_budget(scope, send, caller_of(principal.key_id,
+                                                          self.runtime.settings.auth, host)):
+            return  # fmt: skip
         await self._app(scope, receive, send)
 
     def _principal(self, ctx: Context) -> Principal:
         return principal_for_key(self.runtime, presented_key(ctx.headers or {}))
+
+
+async def _within_budget(scope: Scope, send: Send, caller: str) -> bool:
+    """Draw on `caller`'s query budget, or answer 429 with Retry-After and say so."""
+    try:
+        scope["app"].state.rate_limits.hit("query", caller)
+    except RateLimited as exc:
+        retry = [(b"retry-after", str(exc.retry_after).encode())]
+        await send_detail(send, 429, str(exc), retry)
+        return False
+    return True
 
 
 def serve_stdio(runtime: Runtime, key: str | None, public_url: str) -> None:
