@@ -24,6 +24,7 @@ from retriever.fsutil import fsync_tree
 from retriever.models.tuned import tuned_root
 from retriever.store import layout
 from retriever.store.manifest import read_manifest
+from retriever.store.metadata import MetadataDB
 from retriever.store.milvus.backend import MilvusBackend
 from retriever.store.milvus.collection import MilvusTarget
 from service.audit import AUDIT_DB
@@ -135,7 +136,8 @@ def _write_manifest(
 ) -> None:
     index = layout.index_root(staging / HOME)
     manifest = read_manifest(index / generation) if generation else None
-    record = {"format": FORMAT, "created_at": time.time(), "source_home": str(settings.home),
+    record = {"format": FORMAT, "created_at": time.time(),
+              "source_home": str(settings.home.resolve()),
               "generation": generation, "model": manifest.model if manifest else None,
               "chunks": manifest.count if manifest else 0, "store": settings.store,
               "collection": settings.milvus_collection if settings.store == "milvus" else None,
@@ -157,6 +159,7 @@ def restore(source: Path, settings: Settings) -> BackupReport:
     staging = _staging(home)
     try:
         shutil.copytree(source / HOME, staging, dirs_exist_ok=True)
+        _move_home_paths(staging, record, home)
         if record.get("store") == "milvus":
             _import_vectors(staging, settings.milvus_target(record["collection"]))
         fsync_tree(staging)
@@ -167,6 +170,18 @@ def restore(source: Path, settings: Settings) -> BackupReport:
     size = sum(entry["size"] for entry in record["files"].values())
     return BackupReport(home, record["generation"], len(record["files"]), size,
                         time.perf_counter() - began)  # fmt: skip
+
+
+def _move_home_paths(staging: Path, record: dict[str, Any], home: Path) -> None:
+    """Uploaded originals (and the added-glossary file) were stored under the old home: the
+    restored index finds them under the new one, so they can be fetched and updated."""
+    generation = record.get("generation")
+    if generation:
+        meta = MetadataDB(layout.index_root(staging) / generation / layout.METADATA)
+        try:
+            meta.move_paths(record["source_home"], str(home.resolve()))
+        finally:
+            meta.close()
 
 
 def _import_vectors(staging: Path, target: MilvusTarget) -> None:

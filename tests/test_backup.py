@@ -3,12 +3,14 @@ backup taken during an ingest restores to one whole generation; damage is detect
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ingest.pipeline import ingest
@@ -17,6 +19,7 @@ from retriever.store import layout
 from retriever.store.errors import StoreError
 from retriever.store.index_store import IndexStore
 from service import cli
+from service.app import create_app
 from service.audit import AUDIT_DB, Actor, AuditLog, Event
 from service.auth import add_key, authenticate, read_key_file
 from service.backup import BACKUP_MANIFEST, HOME, BackupError, backup, restore
@@ -142,3 +145,21 @@ def test_a_milvus_home_is_backed_up_with_its_vectors_and_restored_into_a_new_mil
     with pytest.raises(StoreError, match="already holds vectors"):  # that Milvus again
         restore(tmp_path / "bk", _milvus(tmp_path / "third", tmp_path / "new.db"))
     assert not (tmp_path / "third").exists()
+
+
+def test_uploads_restored_elsewhere_can_be_fetched_and_updated(tmp_path: Path) -> None:
+    def editor(home: Path) -> TestClient:
+        key = add_key(home / "keys.yaml", f"editor-{home.name}", "editor", [])
+        app = create_app(Settings(home=home), encoder_factory=lambda _: FakeEncoder())
+        return TestClient(app, headers={"Authorization": f"Bearer {key}"})
+
+    upload = [("files", ("note.md", b"1. First step.\n"))]
+    assert editor(tmp_path / "old").post("/v1/documents", files=upload).status_code == 200
+    backup(Settings(home=tmp_path / "old"), tmp_path / "bk")
+    shutil.rmtree(tmp_path / "old")  # the old machine is gone
+    restore(tmp_path / "bk", Settings(home=tmp_path / "new"))
+    client = editor(tmp_path / "new")
+    assert client.get("/v1/documents/note/file").content == b"1. First step.\n"
+    changed = [("files", ("note.md", b"1. First step.\n2. Second step.\n"))]
+    response = client.post("/v1/documents", files=changed)
+    assert response.status_code == 200 and response.json()["files"][0]["status"] == "updated"

@@ -250,6 +250,16 @@ class MetadataDB:
         delete_terms(self._conn, key)
         self._conn.execute("DELETE FROM documents WHERE key = ?", (key,))
 
+    def move_paths(self, old_root: str, new_root: str) -> int:
+        """Documents stored under `old_root` now live under `new_root` (a home restored
+        elsewhere); returns how many moved."""
+        moved = [(new_root + path[len(old_root) :], key)
+                 for key, path in self._rows("SELECT key, path FROM documents")
+                 if path.startswith(old_root.rstrip("/") + "/")]  # fmt: skip
+        self._conn.executemany("UPDATE documents SET path = ? WHERE key = ?", moved)
+        self._conn.commit()
+        return len(moved)
+
     def put_terms(self, key: str, terms: Sequence[Term]) -> None:
         put_terms(self._conn, key, terms)
 
