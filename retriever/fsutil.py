@@ -1,11 +1,29 @@
-"""Filesystem steps of atomic writes: an exclusive lock file, fsync, write-then-rename."""
+"""Filesystem steps of atomic writes: an exclusive lock file, fsync, write-then-rename; and a
+file's SHA-256, read in blocks."""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+BLOCK_BYTES = 1 << 20
+
+
+def file_blocks(path: Path) -> Iterator[bytes]:
+    """A file's bytes in blocks, for hashing what may not fit in memory at once."""
+    with path.open("rb") as handle:
+        yield from iter(lambda: handle.read(BLOCK_BYTES), b"")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    for block in file_blocks(path):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 class LockBusy(Exception):

@@ -10,17 +10,17 @@ folder renamed into place, so a crash leaves no half-written backup or home."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retriever.fsutil import fsync_tree
+from retriever.fsutil import file_sha256, fsync_tree
 from retriever.models.tuned import tuned_root
 from retriever.store import layout
 from retriever.store.manifest import read_manifest
@@ -110,25 +110,17 @@ def _copy_home_files(settings: Settings, copied: Path) -> None:
 def _copy_sqlite(source: Path, target: Path) -> None:
     """SQLite's online backup: a consistent copy while the service writes to it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(source, timeout=30) as live, sqlite3.connect(target) as copy:
+    # a connection's `with` only commits; closing() closes both
+    with closing(sqlite3.connect(source, timeout=30)) as live, \
+            closing(sqlite3.connect(target)) as copy:  # fmt: skip
         live.backup(copy)
-    copy.close()
 
 
 def _checksums(folder: Path) -> dict[str, dict[str, Any]]:
-    return {
-        path.relative_to(folder).as_posix(): {"size": path.stat().st_size, "sha256": _sha256(path)}
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    files = [path for path in sorted(folder.rglob("*")) if path.is_file()]
+    return {path.relative_to(folder).as_posix(): {"size": path.stat().st_size,
+                                                  "sha256": file_sha256(path)}
+            for path in files}  # fmt: skip
 
 
 def _write_manifest(
@@ -212,7 +204,7 @@ def verify(source: Path, record: dict[str, Any]) -> list[str]:
         path = source / HOME / name
         if not path.is_file():
             problems.append(f"{name} is missing")
-        elif path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
+        elif path.stat().st_size != entry["size"] or file_sha256(path) != entry["sha256"]:
             problems.append(f"{name} does not match its checksum")
     return problems
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ingest.loaders.glossary_file import GlossaryError, glossary_document, is_glossary
 from ingest.meta.given import MetaError, checked
+from retriever.fsutil import file_sha256
 from retriever.glossary import Term
 from retriever.records import DocMeta, Document
 
@@ -71,7 +72,7 @@ def load_beir(folder: Path, split: str = "test", glossary: Path | None = None) -
         corpus=corpus,
         queries=judged,
         qrels=qrels,
-        corpus_hash=_file_hash(corpus_path),
+        corpus_hash=file_sha256(corpus_path),
         unjudged_queries=len(all_queries) - len(judged),
         glossary=terms,
         glossary_hash=glossary_hash,
@@ -222,9 +223,3 @@ def _qrel_row(path: Path, line: int, parts: list[str]) -> tuple[str, str, int]:
         raise DatasetError(path, line, f"score {parts[2]!r} is not an integer") from exc
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retriever.fsutil import fsync_tree
+from retriever.fsutil import file_blocks, fsync_tree
 from retriever.models.encoder import model_name
 
 TUNED_DIR = Path("models") / "tuned"
@@ -101,7 +101,6 @@ def weights_hash(folder: Path) -> str:
     """sha256 over the folder's weight files, in name order."""
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*.safetensors")):
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        for block in file_blocks(path):
+            digest.update(block)
     return digest.hexdigest()
