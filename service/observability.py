@@ -11,10 +11,11 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retriever.lazy import require
 
@@ -95,23 +96,46 @@ def configure_json_logs(level: int = logging.INFO) -> None:
 
 
 def install(app: FastAPI, metrics: Metrics) -> None:
-    @app.middleware("http")
-    async def request_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get("x-request-id", "")
+    app.add_middleware(RequestLog, metrics=metrics)
+
+
+class RequestLog:
+    """A request id (the client's `X-Request-ID` when well formed), the request counters and
+    one log line per request. Plain ASGI: Starlette's `@app.middleware("http")` wraps every
+    response in streams and a task group, a measurable share of a 3 ms query."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        request.state.request_id = request_id
-        began = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(route, str(response.status_code)).inc()
-        if response.status_code >= 400:
-            metrics.errors.labels(str(response.status_code)).inc()
-        response.headers["X-Request-ID"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        began, status = time.perf_counter(), 500
+
+        async def tagged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged)
+        finally:
+            self._record(scope, state, status, began)
+
+    def _record(self, scope: Scope, state: dict[str, Any], status: int, began: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.requests.labels(route, str(status)).inc()
+        if status >= 400:
+            self.metrics.errors.labels(str(status)).inc()
         logger.info("request", extra={"fields": {
-            "request_id": request_id, "method": request.method, "route": route,
-            "status": response.status_code, "ms": round((time.perf_counter() - began) * 1000, 1),
-            "key_id": getattr(request.state, "key_id", None),
+            "request_id": state["request_id"], "method": scope["method"], "route": route,
+            "status": status, "ms": round((time.perf_counter() - began) * 1000, 1),
+            "key_id": state.get("key_id"),
         }})  # fmt: skip
-        return response

@@ -86,8 +86,9 @@ class Runtime:
     def reading(self) -> Iterator[GenerationSnapshot]:
         """The live generation for one request. A generation an ingest has replaced is closed
         when its last reader is done, so a long-running server does not leak file handles."""
+        name = self.store.current_generation()  # a file read: not under the lock all share
         with self._lock:
-            snapshot = self._live()
+            snapshot = self._live(name)
             self._readers[snapshot] = self._readers.get(snapshot, 0) + 1
         try:
             yield snapshot
@@ -98,8 +99,7 @@ class Runtime:
                     del self._readers[snapshot]
                     snapshot.close()
 
-    def _live(self) -> GenerationSnapshot:
-        name = self.store.current_generation()
+    def _live(self, name: str | None) -> GenerationSnapshot:
         if name is None:
             raise EmptyIndexError(
                 f"no index in {self.settings.home}: run `shifu ingest PATH` first"

@@ -154,7 +154,7 @@ def _trainable(runtime: Runtime, name: str) -> SentenceTransformerEncoder:
     """A fresh copy of the current model (the runtime's stays as it is), named as the tune."""
     settings = runtime.settings
     loaded = load_encoder(settings.model, settings.model_cache, settings.batch_size,
-                          settings.precision)  # fmt: skip
+                          settings.precision, trainable=True)  # fmt: skip
     return SentenceTransformerEncoder(loaded.model, name, settings.batch_size, loaded.precision)
 
 

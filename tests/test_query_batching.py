@@ -54,6 +54,39 @@ def test_concurrent_callers_share_a_batch_and_get_their_own_vectors() -> None:
     assert len(inner.calls) < len(QUESTIONS) / 2, inner.calls  # batched, not one call each
 
 
+def test_callers_arriving_while_every_slot_is_busy_join_the_next_batch() -> None:
+    class Counting(SlowEncoder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.running = self.most = 0
+            self.lock = threading.Lock()
+
+        def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            try:
+                return super().encode_queries(texts)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    inner = Counting()
+    batching = BatchingEncoder(inner, gap=0.001, wait=0.01, slots=1)
+    first = threading.Thread(target=batching.encode_queries, args=(["first"],))
+    first.start()
+    while not inner.calls:  # the first call holds the only slot
+        threading.Event().wait(0.001)
+    later = [threading.Thread(target=batching.encode_queries, args=([q],)) for q in QUESTIONS]
+    for thread in later:
+        thread.start()
+    threading.Event().wait(0.2)  # well past every gap and wait: they queue for the slot
+    inner.release.set()
+    for thread in [first, *later]:
+        thread.join(timeout=20)
+    assert inner.calls == [1, len(QUESTIONS)] and inner.most == 1
+
+
 def test_a_lone_caller_and_a_large_request_are_not_held() -> None:
     batching = BatchingEncoder(FakeEncoder(), gap=0.001, wait=5.0)
     vectors = batching.encode_queries(QUESTIONS * 3)  # over the batch size: no waiting

@@ -117,6 +117,22 @@ def test_bf16_vectors_agree_with_fp32(
     assert query.min() >= 0.998
 
 
+def test_bf16_weights_cast_once_give_autocast_vectors_and_a_trainable_copy_stays_fp32(
+    model_cache: Path,
+) -> None:
+    import torch
+
+    served = load_encoder(DEFAULT_MODEL, model_cache, precision="bf16")
+    trainable = load_encoder(DEFAULT_MODEL, model_cache, precision="bf16", trainable=True)
+    linear = [m for m in served.model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear and all(m.weight.dtype == torch.bfloat16 for m in linear)
+    assert all(p.dtype == torch.float32 for p in trainable.model.parameters())
+    texts = ["射出成型毛邊怎麼調？", "Lock out the main disconnect first.", "停機"]
+    for one in ([texts[0]], texts):  # a lone question and a batch
+        np.testing.assert_allclose(served.encode_queries(one), trainable.encode_queries(one),
+                                   atol=1e-6)  # fmt: skip
+
+
 QUERY_SCRIPT = """
 import json, sys
 from service import cli

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from retriever.lazy import require
-from retriever.models.precision import Precision, for_call, inference, resolve
+from retriever.models.precision import Precision, cast_linear_weights, inference, resolve
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -133,7 +133,7 @@ class SentenceTransformerEncoder:
         return self._encode([self._query_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        with inference(for_call(self._precision, len(texts))):
+        with inference(self._precision):
             vectors = self._model.encode(
                 texts,
                 batch_size=self._batch_size,
@@ -197,9 +197,11 @@ def _packaged_minilm_folder() -> Path:
 
 
 def load_encoder(
-    model: str, models_dir: Path, batch_size: int = 32, precision: str = "fp32"
+    model: str, models_dir: Path, batch_size: int = 32, precision: str = "fp32",
+    trainable: bool = False,
 ) -> SentenceTransformerEncoder:
-    """`precision`: a setting of retriever/models/precision.py (`auto` resolved here)."""
+    """`precision`: a setting of retriever/models/precision.py (`auto` resolved here). In bf16
+    the weights of the matrix products are cast once, unless the model is to be `trainable`."""
     computed = resolve(precision)
     set_offline_flags()
     name, folder = resolve_model_folder(model, models_dir)
@@ -213,5 +215,7 @@ def load_encoder(
         )
     except (OSError, ValueError) as exc:
         raise EncoderError(f"cannot load embedding model from {folder}: {exc}") from exc
+    if computed == "bf16" and not trainable:
+        cast_linear_weights(st_model)
     return SentenceTransformerEncoder(st_model, name=name, batch_size=batch_size,
                                       precision=computed)  # fmt: skip
