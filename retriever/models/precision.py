@@ -1,8 +1,9 @@
 """The arithmetic precision of model inference: bf16 where the CPU computes it natively (Intel
 AMX-BF16 or AVX-512 BF16), else fp32. bf16 runs the model's matrix products under
-`torch.autocast`, which keeps the weights and the reductions (layer norms, softmax, pooling) in
-fp32: vectors agree with fp32 to a cosine of 0.9999 and retrieval scores do not move, at about
-2.7x the speed (../shared/MODELS.md)."""
+`torch.autocast`, which keeps the reductions (layer norms, softmax, pooling) in fp32: vectors
+agree with fp32 to a cosine of 0.9999 and retrieval scores do not move, at about 2.7x the speed
+(../shared/MODELS.md). A served model holds those products' weights in bf16 from the start
+(`cast_linear_weights`); a model being trained keeps fp32 weights."""
 
 from __future__ import annotations
 
