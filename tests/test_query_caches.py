@@ -43,7 +43,7 @@ def test_cached_chunk_rows_equal_fresh_reads(
 
 
 def test_sparse_mask_follows_the_allowed_list() -> None:
-    index = SparseIndex.build([10, 20, 30], [["bolt"], ["bolt", "nut"], ["bolt"]])
+    index = SparseIndex.build([(10, ["bolt"]), (20, ["bolt", "nut"]), (30, ["bolt"])])
     everything = [cid for cid, _ in index.search("bolt", 3)]
     some = [20]
     assert [cid for cid, _ in index.search("bolt", 3, some)] == [20]

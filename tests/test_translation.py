@@ -37,7 +37,7 @@ PASSAGES = {
 
 def _index() -> SparseIndex:
     ids = list(PASSAGES)
-    return SparseIndex.build(ids, [sparse_tokens(PASSAGES[i]) for i in ids])
+    return SparseIndex.build((i, sparse_tokens(PASSAGES[i])) for i in ids)
 
 
 def test_a_chinese_question_finds_the_english_passage_only_with_a_lexicon() -> None:

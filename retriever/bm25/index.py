@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from retriever.bm25.build import bm25_scores
 from retriever.bm25.tokens import sparse_tokens
 from retriever.bm25.translation import Expansion, Lexicon, expansions
 from retriever.kept import KeptForList
@@ -32,12 +33,23 @@ class SparseIndex:
         self._masks: KeptForList[np.ndarray] = KeptForList()
 
     @classmethod
-    def build(cls, chunk_ids: Sequence[int], tokens: Sequence[list[str]]) -> SparseIndex:
+    def build(cls, rows: Iterable[tuple[int, Sequence[str]]]) -> SparseIndex:
+        """The index of (chunk id, tokens) rows, streamed: a million passages fit in memory."""
+        chunk_ids: list[int] = []
+
+        def tokens() -> Iterator[Sequence[str]]:
+            for chunk_id, row in rows:
+                chunk_ids.append(chunk_id)
+                # an empty row would score nothing; bm25s's own index drops it and shifts the ids
+                yield row or [_EMPTY]
+            if not chunk_ids:  # an index of no passages (its last document removed)
+                yield [_EMPTY]  # holds one placeholder row, never returned
+
         bm25 = _bm25s().BM25(k1=BM25_K1, b=BM25_B)
-        # an empty token list would make bm25s drop the row and shift every later id; an index
-        # of no passages (its last document removed) holds one placeholder row, never returned
-        bm25.index([t or [_EMPTY] for t in tokens] or [[_EMPTY]], show_progress=False)
-        return cls(bm25, list(chunk_ids))
+        bm25.scores, bm25.vocab_dict = bm25_scores(tokens(), BM25_K1, BM25_B)
+        bm25.unique_token_ids_set = set(bm25.vocab_dict.values())
+        bm25.nonoccurrence_array = None  # Lucene BM25 has none
+        return cls(bm25, chunk_ids)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ projected out of a bilingual index; an approximate HNSW index of a large one).""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,15 @@ from retriever.store.metadata import MetadataDB
 
 def write_sparse(folder: Path, meta: MetadataDB) -> dict[int, str]:
     """Write the BM25 index; returns every chunk's script, which the dense side needs next."""
-    features = meta.chunk_features()
-    SparseIndex.build([cid for cid, _, _ in features], [t for _, _, t in features]).save(
-        folder / SPARSE_DIR
-    )
-    return {cid: script for cid, script, _ in features}
+    script_of: dict[int, str] = {}
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        for chunk_id, script, tokens in meta.chunk_features():
+            script_of[chunk_id] = script
+            yield chunk_id, tokens
+
+    SparseIndex.build(rows()).save(folder / SPARSE_DIR)
+    return script_of
 
 
 def load_sparse(folder: Path) -> SparseIndex:

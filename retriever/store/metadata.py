@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from retriever.bm25.tokens import sparse_tokens
@@ -225,10 +225,15 @@ class MetadataDB:
     def chunk_scripts(self) -> dict[int, str]:
         return {int(c): str(s) for c, s in self._rows("SELECT chunk_id, script FROM chunks")}
 
-    def chunk_features(self) -> list[tuple[int, str, list[str]]]:
-        """(chunk id, script, sparse tokens) of every chunk, in chunk id order."""
-        rows = self._rows("SELECT chunk_id, script, tokens FROM chunks ORDER BY chunk_id")
-        return [(int(cid), str(script), str(tokens).split()) for cid, script, tokens in rows]
+    def chunk_features(self, page: int = 8192) -> Iterator[tuple[int, str, list[str]]]:
+        """(chunk id, script, sparse tokens) of every chunk, in chunk id order, read a page at a
+        time: a million chunks' tokens do not fit in memory as Python strings."""
+        last = -1
+        while rows := self._rows("SELECT chunk_id, script, tokens FROM chunks WHERE chunk_id > ? "
+                                 "ORDER BY chunk_id LIMIT ?", (last, page)):  # fmt: skip
+            for cid, script, tokens in rows:
+                yield int(cid), str(script), str(tokens).split()
+            last = int(rows[-1][0])
 
     def put_document(self, doc: Document, ingested_at: float) -> None:
         marks = ",".join("?" * len(DOCUMENT_COLUMNS))
